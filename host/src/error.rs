@@ -1,0 +1,215 @@
+//! The crate's error type.
+//!
+//! Every error a caller can hit says what failed, on which namespace or path, and, where there is
+//! one, what to do about it. [`Error::raw_os_error`] exposes the kernel's errno when one exists,
+//! so later layers (the guest-visible `error-code`) convert in one place.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::netns::NsKind;
+
+/// What went wrong with a namespace operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A namespace name failed validation; nothing was opened.
+    #[error("invalid namespace name {name:?}: {reason}")]
+    InvalidName {
+        /// The name as given (truncated to 64 characters for display).
+        name: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+
+    /// No namespace of that name exists in any of the configured directories.
+    #[error(
+        "network namespace {name:?} not found (looked in {searched}); create it with `ip netns add {name}`"
+    )]
+    NamespaceNotFound {
+        /// The name looked up.
+        name: String,
+        /// The directories searched, comma separated.
+        searched: String,
+    },
+
+    /// The path could not be opened.
+    #[error("cannot open namespace file {path}: {source}")]
+    Open {
+        /// The namespace file.
+        path: PathBuf,
+        /// The kernel's answer.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The path exists but is not a namespace of the expected kind.
+    #[error("{path} is not a {expected} namespace ({found})")]
+    WrongKind {
+        /// The file opened.
+        path: PathBuf,
+        /// The kind the caller asked for.
+        expected: NsKind,
+        /// What it is instead.
+        found: String,
+    },
+
+    /// The handle's name now refers to a different namespace (deleted and re-created) or to
+    /// nothing; the handle still pins the old namespace but must not be used as "that name".
+    #[error("namespace handle {what} is stale: the name now {now}; open it again")]
+    Stale {
+        /// The handle's description.
+        what: String,
+        /// What the name refers to now.
+        now: &'static str,
+    },
+
+    /// The kind cannot be entered by one thread of a multithreaded process.
+    #[error(
+        "{kind} namespaces cannot be entered by a thread of a multithreaded process (setns(2) requires a single-threaded caller or affects only children); refusing"
+    )]
+    KindNotEnterable {
+        /// The refused kind.
+        kind: NsKind,
+    },
+
+    /// `setns` into the target failed; the thread is verified to still be in its origin.
+    #[error("entering namespace {ns} failed: {source}")]
+    Enter {
+        /// The target namespace.
+        ns: String,
+        /// The kernel's answer (EPERM: the thread lacks CAP_SYS_ADMIN over the target).
+        #[source]
+        source: io::Error,
+    },
+
+    /// The job did not finish within its deadline. The executor has already replaced the thread
+    /// that is still running it; that thread restores and exits when the job returns.
+    #[error("job in namespace {ns} did not finish within {deadline:?}")]
+    TimedOut {
+        /// The target namespace.
+        ns: String,
+        /// The deadline that passed.
+        deadline: Duration,
+    },
+
+    /// The job panicked. The thread restored its namespace (or was killed if it could not).
+    #[error("job in namespace {ns} panicked: {message}")]
+    JobPanicked {
+        /// The target namespace.
+        ns: String,
+        /// The panic message, if it was a string.
+        message: String,
+    },
+
+    /// A job running inside a namespace asked for a job in another namespace; it would have to
+    /// leave its own namespace midway, so it is refused. Submit it from outside the job.
+    #[error(
+        "nested job refused: this thread is inside {current} and cannot enter {requested} without leaving it"
+    )]
+    NestedJob {
+        /// The namespace the thread is in.
+        current: String,
+        /// The namespace asked for.
+        requested: String,
+    },
+
+    /// An inline job was asked of an executor thread that already failed to restore its
+    /// namespace; it runs nothing more and exits when its current job ends.
+    #[error("this executor thread failed to restore its namespace and runs no further job")]
+    ThreadPoisoned,
+
+    /// The executor must be built from a thread in the process's own namespaces.
+    #[error(
+        "executor built from a thread whose {kind} namespace is not the process's; build it from a thread that never entered a namespace (the main thread, for example)"
+    )]
+    NotInBaseline {
+        /// The kind that differs.
+        kind: NsKind,
+    },
+
+    /// The executor is shutting down or its threads are gone.
+    #[error("namespace executor is shut down")]
+    ShutDown,
+
+    /// A netlink request failed (the kernel's errno is in `source`).
+    #[error("netlink {op} in namespace {ns} failed: {source}")]
+    Netlink {
+        /// What was asked, in `ip` terms.
+        op: &'static str,
+        /// The target namespace.
+        ns: String,
+        /// The kernel's answer, or a timeout / decoding failure.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A sysctl key failed validation.
+    #[error("invalid sysctl key {key:?}: {reason}")]
+    InvalidSysctlKey {
+        /// The key as given.
+        key: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+
+    /// Reading or writing a sysctl failed.
+    #[error("sysctl {key} in namespace {ns}: {source}")]
+    Sysctl {
+        /// The key, dotted.
+        key: String,
+        /// The target namespace.
+        ns: String,
+        /// The kernel's answer.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Creating or deleting a named namespace failed.
+    #[error("{op} namespace {path}: {source}")]
+    Lifecycle {
+        /// `create` or `delete`.
+        op: &'static str,
+        /// The namespace file.
+        path: PathBuf,
+        /// The kernel's answer.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Namespaces do not exist on this platform.
+    #[error("{what} is not supported on this platform (Linux namespaces are required)")]
+    NotSupported {
+        /// What was attempted.
+        what: &'static str,
+    },
+
+    /// The operating system refused a resource the executor needs (threads, descriptors).
+    #[error("{what}: {source}")]
+    Resource {
+        /// What was being obtained.
+        what: &'static str,
+        /// The operating system's answer.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// The kernel errno behind this error, when there is one.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Open { source, .. }
+            | Error::Enter { source, .. }
+            | Error::Netlink { source, .. }
+            | Error::Sysctl { source, .. }
+            | Error::Lifecycle { source, .. }
+            | Error::Resource { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

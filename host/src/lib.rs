@@ -1,0 +1,50 @@
+//! # nsplug-host
+//!
+//! Run network-namespace work on dedicated threads with strict **restore-or-kill** semantics: a
+//! thread that entered a namespace goes back to its origin, verified, or it dies and is never
+//! reused. This is the Rust answer to moby libnetwork's `InvokeFunc` and CNI's `ns.Do`, and the
+//! host side of nsplug, which runs that work for sandboxed WebAssembly plugins.
+//!
+//! * [`Executor`] — owns the threads that enter namespaces; see [`executor`] for its invariants.
+//! * [`Namespace`] — a namespace pinned by descriptor, opened by validated name, by path
+//!   (`/proc/PID/ns/net`, for CNI) or as the host's own ([`Executor::host`]).
+//! * [`ops`] — kernel operations inside a namespace (links, sysctls), each naming its `ip`
+//!   equivalent.
+//!
+//! ```no_run
+//! use nsplug_host::{Executor, ops};
+//!
+//! # fn main() -> Result<(), nsplug_host::Error> {
+//! let executor = Executor::new()?;
+//! let blue = executor.open("blue")?; // /run/netns/blue, as `ip netns add blue` made it
+//!
+//! // Runs on an executor thread inside `blue`, which then returns to the host namespace.
+//! let inside = executor.run(&blue, nsplug_host::current_thread_netns)?.into_value()?;
+//! assert_eq!(inside, blue.id());
+//!
+//! for link in ops::link::list(&executor, &blue)? {
+//!     println!("{} {} {}", link.index, link.name, link.oper_state);
+//! }
+//! let key = ops::sysctl::SysctlKey::parse("net.ipv4.ip_forward")?;
+//! println!("ip_forward = {}", ops::sysctl::get(&executor, &blue, &key)?);
+//! println!("{:?}", executor.counters());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! On targets other than Linux the crate builds and every namespace call returns
+//! [`Error::NotSupported`].
+
+#[doc(hidden)]
+pub mod cli;
+pub mod error;
+pub mod executor;
+pub mod netlink;
+pub mod netns;
+pub mod ops;
+mod sys;
+
+pub use error::{Error, Result};
+pub use executor::{Completed, Counters, Executor, ExecutorBuilder, current_thread_netns};
+pub use netns::{Namespace, NamespaceDirs, NsId, NsKind};
+pub use sys::NsFd;

@@ -1,0 +1,219 @@
+//! The Linux implementation of namespace-bound route sockets.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use netlink_packet_core::{
+    NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+};
+use netlink_packet_route::RouteNetlinkMessage;
+
+use super::RECEIVE_TIMEOUT;
+use crate::error::{Error, Result};
+use crate::executor::Executor;
+use crate::netns::{Namespace, NsId, NsPin};
+
+/// Size of the receive buffer: larger than the kernel's largest dump datagram (32 KiB).
+const RECEIVE_BUFFER: usize = 64 * 1024;
+
+/// A `NETLINK_ROUTE` socket created inside one network namespace, usable from any thread.
+///
+/// Requests on one socket are serialised (netlink replies are matched by sequence number, and a
+/// late reply to a request that timed out is skipped, never taken for the next one's).
+#[derive(Debug)]
+pub struct RouteSocket {
+    state: Mutex<State>,
+    ns: String,
+}
+
+#[derive(Debug)]
+struct State {
+    socket: imp::RawSocket,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+/// What a request expects back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// A multipart dump ending with `NLMSG_DONE`.
+    Dump,
+    /// One answer message (a `get`), or an error.
+    One,
+}
+
+impl RouteSocket {
+    /// Opens a socket inside `ns` (a job on `executor`), with a receive timeout.
+    pub fn open(executor: &Executor, ns: &Namespace) -> Result<RouteSocket> {
+        let socket = executor
+            .run(ns, imp::RawSocket::create)?
+            .into_value()
+            .map_err(|source| Error::Netlink {
+                op: "socket",
+                ns: ns.to_string(),
+                source,
+            })?;
+        Ok(RouteSocket {
+            state: Mutex::new(State {
+                socket,
+                seq: 0,
+                buf: vec![0; RECEIVE_BUFFER],
+            }),
+            ns: ns.to_string(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends `message` and collects the answer. `op` names the request in `ip` terms for errors.
+    pub(crate) fn request(
+        &self,
+        op: &'static str,
+        message: RouteNetlinkMessage,
+        reply: Reply,
+    ) -> Result<Vec<RouteNetlinkMessage>> {
+        let err = |source| Error::Netlink {
+            op,
+            ns: self.ns.clone(),
+            source,
+        };
+        let mut state = self.lock();
+        state.seq = state.seq.wrapping_add(1);
+        let seq = state.seq;
+
+        let mut packet = NetlinkMessage::new(NetlinkHeader::default(), message.into());
+        packet.header.flags = NLM_F_REQUEST
+            | match reply {
+                Reply::Dump => NLM_F_DUMP,
+                Reply::One => 0,
+            };
+        packet.header.sequence_number = seq;
+        packet.finalize();
+        let mut out = vec![0; packet.buffer_len()];
+        packet.serialize(&mut out);
+        state.socket.send(&out).map_err(err)?;
+
+        let mut answers = Vec::new();
+        loop {
+            let State { socket, buf, .. } = &mut *state;
+            let len = socket.recv(buf).map_err(|e| {
+                err(match e.kind() {
+                    io::ErrorKind::WouldBlock => io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no answer from the kernel within {RECEIVE_TIMEOUT:?}"),
+                    ),
+                    _ => e,
+                })
+            })?;
+            let mut offset = 0;
+            while offset < len {
+                let msg: NetlinkMessage<RouteNetlinkMessage> =
+                    NetlinkMessage::deserialize(&buf[offset..len])
+                        .map_err(|e| err(io::Error::new(io::ErrorKind::InvalidData, e)))?;
+                let msg_len = msg.header.length as usize;
+                if msg_len == 0 {
+                    break;
+                }
+                offset += msg_len;
+                if msg.header.sequence_number != seq {
+                    continue; // a late answer to an earlier request that timed out
+                }
+                match msg.payload {
+                    NetlinkPayload::InnerMessage(inner) => {
+                        answers.push(inner);
+                        if reply == Reply::One {
+                            return Ok(answers);
+                        }
+                    }
+                    NetlinkPayload::Error(e) if e.code.is_some() => return Err(err(e.to_io())),
+                    NetlinkPayload::Error(_) => return Ok(answers), // an acknowledgement
+                    NetlinkPayload::Done(done) if done.code < 0 => {
+                        return Err(err(io::Error::from_raw_os_error(-done.code)));
+                    }
+                    NetlinkPayload::Done(_) => return Ok(answers),
+                    NetlinkPayload::Noop | NetlinkPayload::Overrun(_) => {}
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// The executor's cache of route sockets, one per namespace identity.
+#[derive(Debug, Default)]
+pub(crate) struct SocketCache {
+    map: Mutex<HashMap<NsId, Entry>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    socket: Arc<RouteSocket>,
+    pin: NsPin,
+}
+
+impl SocketCache {
+    fn lock(&self) -> MutexGuard<'_, HashMap<NsId, Entry>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached socket for `ns`, created inside it on first use.
+    pub(crate) fn get(&self, executor: &Executor, ns: &Namespace) -> Result<Arc<RouteSocket>> {
+        if let Some(entry) = self.lock().get_mut(&ns.id()) {
+            if !entry.pin.is_alive() {
+                entry.pin = ns.pin();
+            }
+            return Ok(Arc::clone(&entry.socket));
+        }
+        // Created outside the lock: it is a job on a worker.
+        let socket = Arc::new(RouteSocket::open(executor, ns)?);
+        let mut map = self.lock();
+        // An identity nobody holds a handle to anymore may be a deleted namespace: let it go.
+        map.retain(|_, entry| entry.pin.is_alive());
+        let entry = map.entry(ns.id()).or_insert(Entry {
+            socket,
+            pin: ns.pin(),
+        });
+        Ok(Arc::clone(&entry.socket))
+    }
+}
+
+mod imp {
+    use std::io;
+    use std::os::fd::AsFd;
+
+    use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
+    use nix::sys::socket::{setsockopt, sockopt};
+    use nix::sys::time::TimeVal;
+
+    use crate::netlink::RECEIVE_TIMEOUT;
+
+    #[derive(Debug)]
+    pub(super) struct RawSocket(Socket);
+
+    impl RawSocket {
+        /// Runs inside the target namespace: the socket belongs to the caller's namespace.
+        pub(super) fn create() -> io::Result<RawSocket> {
+            let mut socket = Socket::new(NETLINK_ROUTE)?;
+            socket.bind_auto()?;
+            socket.connect(&SocketAddr::new(0, 0))?;
+            socket.set_ext_ack(true)?;
+            let timeout = TimeVal::new(
+                RECEIVE_TIMEOUT.as_secs() as _,
+                RECEIVE_TIMEOUT.subsec_micros() as _,
+            );
+            setsockopt(&socket.as_fd(), sockopt::ReceiveTimeout, &timeout)?;
+            Ok(RawSocket(socket))
+        }
+
+        pub(super) fn send(&self, buf: &[u8]) -> io::Result<()> {
+            self.0.send(buf, 0).map(drop)
+        }
+
+        pub(super) fn recv(&self, mut buf: &mut [u8]) -> io::Result<usize> {
+            self.0.recv(&mut buf, 0)
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Kernel operations inside a namespace: plain Rust, no WIT types. Each names its `ip`
+//! equivalent.
+
+pub mod link;
+pub mod sysctl;
