@@ -263,10 +263,6 @@ impl fmt::Display for Namespace {
 )]
 pub(crate) struct NsPin(std::sync::Weak<Inner>);
 
-#[cfg_attr(
-    not(target_os = "linux"),
-    expect(dead_code, reason = "only the netlink socket cache uses it")
-)]
 impl NsPin {
     /// Whether some [`Namespace`] for it is still alive.
     pub(crate) fn is_alive(&self) -> bool {
