@@ -265,6 +265,10 @@ pub(crate) struct NsPin(std::sync::Weak<Inner>);
 
 impl NsPin {
     /// Whether some [`Namespace`] for it is still alive.
+    #[cfg_attr(
+        not(target_os = "linux"),
+        expect(dead_code, reason = "only the netlink socket cache uses it")
+    )]
     pub(crate) fn is_alive(&self) -> bool {
         self.0.strong_count() > 0
     }
