@@ -215,10 +215,7 @@ impl Namespace {
     }
 
     /// A weak reference that tells whether any handle to this namespace is still alive.
-    #[cfg_attr(
-        not(target_os = "linux"),
-        expect(dead_code, reason = "only the netlink socket cache uses it")
-    )]
+    #[cfg(target_os = "linux")]
     pub(crate) fn pin(&self) -> NsPin {
         NsPin(Arc::downgrade(&self.inner))
     }
@@ -257,18 +254,12 @@ impl fmt::Display for Namespace {
 
 /// A weak reference to a handle; see [`Namespace::pin`].
 #[derive(Debug, Clone)]
-#[cfg_attr(
-    not(target_os = "linux"),
-    expect(dead_code, reason = "only the netlink socket cache uses it")
-)]
+#[cfg(target_os = "linux")]
 pub(crate) struct NsPin(std::sync::Weak<Inner>);
 
+#[cfg(target_os = "linux")]
 impl NsPin {
     /// Whether some [`Namespace`] for it is still alive.
-    #[cfg_attr(
-        not(target_os = "linux"),
-        expect(dead_code, reason = "only the netlink socket cache uses it")
-    )]
     pub(crate) fn is_alive(&self) -> bool {
         self.0.strong_count() > 0
     }
