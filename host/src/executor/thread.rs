@@ -429,12 +429,17 @@ fn run_job(ctx: &ThreadCtx, target: &Target, body: &mut dyn FnMut()) -> JobRepor
         bump(&shared.counters.entries);
     }
 
-    // Run.
-    *ctx.state.borrow_mut() = ThreadState::InJob(target_id.unwrap_or(NsId { dev: 0, ino: 0 }));
+    // Run. A job in the origin leaves the thread "idle": its own inline jobs may enter any
+    // namespace, since they restore to exactly where it runs.
+    if switch {
+        *ctx.state.borrow_mut() = ThreadState::InJob(target_id.unwrap_or(NsId { dev: 0, ino: 0 }));
+    }
     let panic = catch_unwind(AssertUnwindSafe(&mut *body))
         .err()
         .map(|p| note_panic(shared, target, p));
-    *ctx.state.borrow_mut() = ThreadState::Idle;
+    if switch && !ctx.is_poisoned() {
+        *ctx.state.borrow_mut() = ThreadState::Idle;
+    }
 
     // Restore, and verify when asked to or when anything went wrong.
     let check = shared.config.paranoid || panic.is_some();
