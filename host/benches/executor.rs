@@ -1,1 +1,244 @@
-fn main() {}
+//! `cargo bench -p nsplug-host --bench executor` (as root).
+//!
+//! Every case runs in the same process, interleaved in rounds so that drift and this machine's
+//! bimodal thread wake-ups hit all cases alike. Prints a table, then one JSON object as the last
+//! line: p50/p99 in nanoseconds per case, and the ratios.
+//!
+//! Cases:
+//! * `floor` — a bare dedicated thread: setns in, setns back, identity check, driven through a
+//!   channel round trip (the least any handed-off design pays).
+//! * `executor_noop` — the executor's round trip for a no-op job (release build: not paranoid).
+//! * `executor_noop_paranoid` — the same with identity and capability checks after every job.
+//! * `inline_noop` — a no-op job submitted from an executor thread (no handoff: two setns).
+//! * `spawn_thread_per_job` — a new thread per job: spawn, setns, job, setns back, join.
+//! * `link_list_cached` — link dump (3 links) through the executor's cached namespace socket.
+//! * `link_list_socket_per_call` — the same dump with a socket opened inside the namespace per
+//!   call.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use nsplug_host::executor::floor::{FloorThread, spawn_per_job};
+use nsplug_host::netlink::RouteSocket;
+use nsplug_host::ops::link;
+use nsplug_host::{Executor, Namespace};
+
+const ROUNDS: usize = 10;
+
+struct Case {
+    name: &'static str,
+    per_round: usize,
+    samples: Vec<u64>,
+}
+
+impl Case {
+    fn new(name: &'static str, total: usize) -> Case {
+        Case {
+            name,
+            per_round: total / ROUNDS,
+            samples: Vec::with_capacity(total),
+        }
+    }
+
+    fn time(&mut self, mut f: impl FnMut()) {
+        for _ in 0..self.per_round {
+            let start = Instant::now();
+            f();
+            self.samples.push(start.elapsed().as_nanos() as u64);
+        }
+    }
+
+    fn percentile(&self, p: f64) -> u64 {
+        let mut sorted = self.samples.clone();
+        sorted.sort_unstable();
+        let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted[rank]
+    }
+}
+
+/// A namespace with three links (lo and a veth pair), removed on drop.
+struct BenchNs {
+    executor: Executor,
+    name: String,
+}
+
+impl Drop for BenchNs {
+    fn drop(&mut self) {
+        if let Err(e) = self.executor.delete_namespace(&self.name) {
+            eprintln!("warning: could not remove {}: {e}", self.name);
+        }
+    }
+}
+
+fn main() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("the executor benchmark needs root (it creates a network namespace)");
+        std::process::exit(1);
+    }
+    let executor = Executor::builder()
+        .workers(2)
+        .paranoid(false)
+        .build()
+        .expect("executor");
+    let paranoid = Executor::builder()
+        .workers(2)
+        .paranoid(true)
+        .build()
+        .expect("paranoid executor");
+    let bench_ns = BenchNs {
+        executor: executor.clone(),
+        name: format!("nsplug-bench-{}", std::process::id()),
+    };
+    let ns: Namespace = executor
+        .create_namespace(&bench_ns.name)
+        .expect("creating the bench namespace");
+    let status = std::process::Command::new("ip")
+        .args([
+            "-n",
+            &bench_ns.name,
+            "link",
+            "add",
+            "b0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "b1",
+        ])
+        .status()
+        .expect("running ip (iproute2)");
+    assert!(status.success(), "ip link add failed");
+    assert_eq!(link::list(&executor, &ns).expect("links").len(), 3);
+
+    let floor = FloorThread::start(&ns).expect("floor thread");
+    let mut cases = [
+        Case::new("floor", 20_000),
+        Case::new("executor_noop", 20_000),
+        Case::new("executor_noop_paranoid", 20_000),
+        Case::new("inline_noop", 20_000),
+        Case::new("spawn_thread_per_job", 2_000),
+        Case::new("link_list_cached", 20_000),
+        Case::new("link_list_socket_per_call", 5_000),
+    ];
+
+    // Warm up every path once.
+    floor.round_trip().unwrap();
+    executor.run(&ns, || ()).unwrap().into_value();
+    paranoid.run(&ns, || ()).unwrap().into_value();
+
+    for _ in 0..ROUNDS {
+        let [
+            floor_c,
+            exec_c,
+            para_c,
+            inline_c,
+            spawn_c,
+            cached_c,
+            per_call_c,
+        ] = &mut cases;
+        floor_c.time(|| floor.round_trip().expect("floor round trip"));
+        exec_c.time(|| executor.run(&ns, || ()).expect("no-op job").into_value());
+        para_c.time(|| paranoid.run(&ns, || ()).expect("no-op job").into_value());
+        {
+            // Timed on the worker itself: a plugin call's host call pays exactly this.
+            let inner = executor.clone();
+            let target = ns.clone();
+            let n = inline_c.per_round;
+            let samples = executor
+                .run_on_worker(Duration::from_secs(60), move || {
+                    (0..n)
+                        .map(|_| {
+                            let start = Instant::now();
+                            inner.run(&target, || ()).expect("inline job").into_value();
+                            start.elapsed().as_nanos() as u64
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .expect("inline batch")
+                .into_value();
+            inline_c.samples.extend(samples);
+        }
+        spawn_c.time(|| spawn_per_job(&ns, || ()).expect("thread per job"));
+        cached_c.time(|| {
+            black_box(link::list(&executor, &ns).expect("link list"));
+        });
+        per_call_c.time(|| {
+            let socket = RouteSocket::open(&executor, &ns).expect("socket");
+            black_box(link::list_with(&socket).expect("link list"));
+        });
+    }
+    drop(floor);
+
+    println!(
+        "{:<28} {:>7} {:>10} {:>10}",
+        "case", "n", "p50 ns", "p99 ns"
+    );
+    for c in &cases {
+        println!(
+            "{:<28} {:>7} {:>10} {:>10}",
+            c.name,
+            c.samples.len(),
+            c.percentile(0.50),
+            c.percentile(0.99)
+        );
+    }
+    let p50 = |name: &str| {
+        cases
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.percentile(0.50) as f64)
+            .expect("case exists")
+    };
+    let ratios = [
+        (
+            "executor_noop_over_floor",
+            p50("executor_noop") / p50("floor"),
+        ),
+        (
+            "paranoid_over_floor",
+            p50("executor_noop_paranoid") / p50("floor"),
+        ),
+        ("inline_over_floor", p50("inline_noop") / p50("floor")),
+        (
+            "spawn_over_executor",
+            p50("spawn_thread_per_job") / p50("executor_noop"),
+        ),
+        (
+            "link_per_call_over_cached",
+            p50("link_list_socket_per_call") / p50("link_list_cached"),
+        ),
+    ];
+    println!();
+    for (name, ratio) in &ratios {
+        println!("{name:<28} {ratio:>7.2}x (p50)");
+    }
+    let target_met = ratios[0].1 <= 1.3;
+    println!(
+        "target executor_noop p50 <= 1.3x floor: {}",
+        if target_met { "met" } else { "NOT met" }
+    );
+
+    let case_json: Vec<String> = cases
+        .iter()
+        .map(|c| {
+            format!(
+                "\"{}\":{{\"n\":{},\"p50_ns\":{},\"p99_ns\":{}}}",
+                c.name,
+                c.samples.len(),
+                c.percentile(0.50),
+                c.percentile(0.99)
+            )
+        })
+        .collect();
+    let ratio_json: Vec<String> = ratios
+        .iter()
+        .map(|(name, r)| format!("\"{name}\":{r:.3}"))
+        .collect();
+    println!(
+        "{{\"bench\":\"executor\",\"cases\":{{{}}},\"ratios_p50\":{{{}}},\"target_executor_noop_over_floor_max\":1.3,\"target_met\":{}}}",
+        case_json.join(","),
+        ratio_json.join(","),
+        target_met
+    );
+}

@@ -43,8 +43,8 @@ impl FloorThread {
                     let round = (|| {
                         sys::setns(ns.fd(), NsKind::Net)?;
                         sys::setns(&origin, NsKind::Net)?;
-                        let here = sys::thread_ns_id(NsKind::Net)?;
-                        if Some(here) != origin_id.as_ref().ok().copied() {
+                        let here = sys::thread_ns_ino(NsKind::Net)?;
+                        if Some(here) != origin_id.as_ref().ok().map(|id| id.ino) {
                             return Err(std::io::Error::other("floor thread not restored"));
                         }
                         Ok(())

@@ -344,12 +344,11 @@ impl ThreadCtx {
         };
         for &kind in kinds {
             let expected = self.origin(kind).id;
-            let found = sys::thread_ns_id(kind).ok();
-            if found != Some(expected) {
+            if sys::thread_ns_ino(kind).ok() != Some(expected.ino) {
                 return Some(RestoreFailure::WrongNamespace {
                     kind,
                     expected,
-                    found,
+                    found: sys::thread_ns_id(kind).ok(),
                 });
             }
         }

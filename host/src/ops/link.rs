@@ -77,7 +77,7 @@ pub fn validate_ifname(name: &str) -> Result<()> {
 mod imp {
     use netlink_packet_route::RouteNetlinkMessage;
     use netlink_packet_route::link::{
-        InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
+        InfoKind, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo, LinkMessage, State,
     };
 
     use super::Link;
@@ -87,11 +87,12 @@ mod imp {
 
     /// Every link of the namespace `socket` was opened in: `ip -n NS link show`.
     pub(super) fn list(socket: &RouteSocket) -> Result<Vec<Link>> {
-        let answers = socket.request(
-            "link show",
-            RouteNetlinkMessage::GetLink(LinkMessage::default()),
-            Reply::Dump,
-        )?;
+        // `Link` carries no counters: ask the kernel not to fill and send them.
+        let mut msg = LinkMessage::default();
+        msg.attributes
+            .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+        let answers =
+            socket.request("link show", RouteNetlinkMessage::GetLink(msg), Reply::Dump)?;
         Ok(answers
             .into_iter()
             .filter_map(|msg| match msg {
