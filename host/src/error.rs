@@ -1,7 +1,8 @@
 //! The crate's error type.
 //!
 //! Every error a caller can hit says what failed, on which namespace or path, and, where there is
-//! one, what to do about it. [`Error::raw_os_error`] exposes the kernel's errno when one exists,
+//! one, what to do about it. The underlying cause is the error's `source()`, not repeated in its
+//! message; print the chain (`{:#}` with anyhow) to see both. [`Error::raw_os_error`] exposes the kernel's errno when one exists,
 //! so later layers (the guest-visible `error-code`) convert in one place.
 
 use std::io;
@@ -35,7 +36,7 @@ pub enum Error {
     },
 
     /// The path could not be opened.
-    #[error("cannot open namespace file {path}: {source}")]
+    #[error("cannot open namespace file {path}")]
     Open {
         /// The namespace file.
         path: PathBuf,
@@ -75,7 +76,7 @@ pub enum Error {
     },
 
     /// `setns` into the target failed; the thread is verified to still be in its origin.
-    #[error("entering namespace {ns} failed: {source}")]
+    #[error("entering namespace {ns} failed")]
     Enter {
         /// The target namespace.
         ns: String,
@@ -134,7 +135,7 @@ pub enum Error {
     ShutDown,
 
     /// A netlink request failed (the kernel's errno is in `source`).
-    #[error("netlink {op} in namespace {ns} failed: {source}")]
+    #[error("netlink {op} in namespace {ns} failed")]
     Netlink {
         /// What was asked, in `ip` terms.
         op: &'static str,
@@ -155,7 +156,7 @@ pub enum Error {
     },
 
     /// Reading or writing a sysctl failed.
-    #[error("sysctl {key} in namespace {ns}: {source}")]
+    #[error("sysctl {key} in namespace {ns} failed")]
     Sysctl {
         /// The key, dotted.
         key: String,
@@ -167,7 +168,7 @@ pub enum Error {
     },
 
     /// Creating or deleting a named namespace failed.
-    #[error("{op} namespace {path}: {source}")]
+    #[error("cannot {op} namespace {path}")]
     Lifecycle {
         /// `create` or `delete`.
         op: &'static str,
@@ -186,7 +187,7 @@ pub enum Error {
     },
 
     /// The operating system refused a resource the executor needs (threads, descriptors).
-    #[error("{what}: {source}")]
+    #[error("{what} failed")]
     Resource {
         /// What was being obtained.
         what: &'static str,

@@ -47,6 +47,17 @@ pub fn main(cli: Cli) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nsplug: error: {e:#}");
+            let denied = e
+                .chain()
+                .filter_map(|cause| cause.downcast_ref::<crate::Error>())
+                .filter_map(crate::Error::raw_os_error)
+                .any(|errno| {
+                    std::io::Error::from_raw_os_error(errno).kind()
+                        == std::io::ErrorKind::PermissionDenied
+                });
+            if denied {
+                eprintln!("nsplug: hint: namespace work needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN)");
+            }
             ExitCode::FAILURE
         }
     }

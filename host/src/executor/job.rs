@@ -34,7 +34,7 @@ impl<R> Completed<R> {
 #[non_exhaustive]
 pub enum RestoreFailure {
     /// `setns` back to the origin failed.
-    #[error("setns back to the origin {kind} namespace failed: {source}")]
+    #[error("setns back to the origin {kind} namespace failed")]
     Setns {
         /// The kind being restored.
         kind: NsKind,

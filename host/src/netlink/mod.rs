@@ -3,7 +3,7 @@
 //! A netlink socket talks to the network namespace it was *created* in, whichever thread uses it
 //! later. So a [`RouteSocket`] is created by an executor job inside the namespace (one `setns`
 //! pair, once) and then used from any thread with no namespace switch at all. The executor caches
-//! one per namespace identity; an entry is dropped when no [`Namespace`] handle for it is alive,
+//! one per namespace identity; an entry is dropped when no [`Namespace`](crate::Namespace) handle for it is alive,
 //! so a cached socket never keeps a deleted namespace around for long. Every socket has a receive
 //! timeout: a silent kernel cannot hang a caller forever.
 
