@@ -214,3 +214,114 @@ impl Error {
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The guest-visible error code: the WIT `error-code` enum of `nsplug:netns/types`, and the one
+/// place kernel errnos and internal errors are mapped to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The policy does not allow the request; nothing was executed.
+    DeniedByPolicy,
+    /// EPERM, EACCES.
+    PermissionDenied,
+    /// ENOENT, ENODEV, ESRCH, ENXIO, EADDRNOTAVAIL; a namespace name that does not exist.
+    NotFound,
+    /// EEXIST, EADDRINUSE.
+    AlreadyExists,
+    /// EINVAL, ERANGE, E2BIG, ENAMETOOLONG; invalid names, keys and values.
+    InvalidArgument,
+    /// EOPNOTSUPP, ENOSYS, EAFNOSUPPORT, EPROTONOSUPPORT; platforms without namespaces.
+    NotSupported,
+    /// ETIMEDOUT, EAGAIN from a receive timeout; a job deadline.
+    TimedOut,
+    /// EBUSY.
+    Busy,
+    /// ENOMEM, ENOBUFS, ENOSPC.
+    ResourceExhausted,
+    /// A per-call policy limit was reached.
+    LimitExceeded,
+    /// Any other error (logged where it is mapped).
+    Io,
+}
+
+impl ErrorCode {
+    /// The code for a kernel errno. Unknown errnos are `Io`, logged with their number.
+    pub fn from_errno(errno: i32) -> ErrorCode {
+        #[cfg(target_os = "linux")]
+        {
+            use libc::*;
+            match errno {
+                EPERM | EACCES => ErrorCode::PermissionDenied,
+                ENOENT | ENODEV | ESRCH | ENXIO | EADDRNOTAVAIL => ErrorCode::NotFound,
+                EEXIST | EADDRINUSE => ErrorCode::AlreadyExists,
+                EINVAL | ERANGE | E2BIG | ENAMETOOLONG => ErrorCode::InvalidArgument,
+                EOPNOTSUPP | ENOSYS | EAFNOSUPPORT | EPROTONOSUPPORT => ErrorCode::NotSupported,
+                ETIMEDOUT | EAGAIN => ErrorCode::TimedOut,
+                EBUSY => ErrorCode::Busy,
+                ENOMEM | ENOBUFS | ENOSPC => ErrorCode::ResourceExhausted,
+                other => {
+                    tracing::debug!(errno = other, "kernel errno without a specific error-code");
+                    ErrorCode::Io
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = errno;
+            ErrorCode::Io
+        }
+    }
+
+    /// The WIT name of the code (`denied-by-policy`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::DeniedByPolicy => "denied-by-policy",
+            ErrorCode::PermissionDenied => "permission-denied",
+            ErrorCode::NotFound => "not-found",
+            ErrorCode::AlreadyExists => "already-exists",
+            ErrorCode::InvalidArgument => "invalid-argument",
+            ErrorCode::NotSupported => "not-supported",
+            ErrorCode::TimedOut => "timed-out",
+            ErrorCode::Busy => "busy",
+            ErrorCode::ResourceExhausted => "resource-exhausted",
+            ErrorCode::LimitExceeded => "limit-exceeded",
+            ErrorCode::Io => "io",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// The guest-visible code for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidName { .. } | Error::InvalidSysctlKey { .. } => {
+                ErrorCode::InvalidArgument
+            }
+            Error::NamespaceNotFound { .. } | Error::Stale { .. } => ErrorCode::NotFound,
+            Error::WrongKind { .. } => ErrorCode::InvalidArgument,
+            Error::KindNotEnterable { .. } | Error::NotSupported { .. } => ErrorCode::NotSupported,
+            Error::TimedOut { .. } => ErrorCode::TimedOut,
+            Error::NestedJob { .. } => ErrorCode::Busy,
+            Error::Open { source, .. }
+            | Error::Enter { source, .. }
+            | Error::Netlink { source, .. }
+            | Error::Sysctl { source, .. }
+            | Error::Lifecycle { source, .. }
+            | Error::Resource { source, .. } => match source.raw_os_error() {
+                Some(errno) => ErrorCode::from_errno(errno),
+                None if source.kind() == io::ErrorKind::TimedOut => ErrorCode::TimedOut,
+                None => ErrorCode::Io,
+            },
+            Error::JobPanicked { .. }
+            | Error::ThreadPoisoned
+            | Error::NotInBaseline { .. }
+            | Error::ShutDown => ErrorCode::Io,
+        }
+    }
+}

@@ -35,6 +35,7 @@
 //! On targets other than Linux the crate builds and every namespace call returns
 //! [`Error::NotSupported`].
 
+mod bindings;
 #[doc(hidden)]
 pub mod cli;
 pub mod error;
@@ -42,9 +43,13 @@ pub mod executor;
 pub mod netlink;
 pub mod netns;
 pub mod ops;
+pub mod policy;
+pub mod runtime;
 mod sys;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorCode, Result};
 pub use executor::{Completed, Counters, Executor, ExecutorBuilder, current_thread_netns};
 pub use netns::{Namespace, NamespaceDirs, NsId, NsKind};
+pub use policy::{OpClass, Policy};
+pub use runtime::{CallError, LoadError, Plugin, Runtime};
 pub use sys::NsFd;

@@ -2,29 +2,70 @@
 
 use std::process::ExitCode;
 
+use std::io::Read;
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use crate::ops::link::Link;
 use crate::ops::{link, sysctl};
+use crate::policy::{OpClass, Policy};
+use crate::runtime::{CallError, Runtime};
 use crate::{Executor, Namespace};
 
-/// Run network-namespace work on dedicated threads with restore-or-kill semantics.
+/// Run network-namespace work for sandboxed WebAssembly plugins.
 ///
-/// Every command that touches a namespace runs as root (CAP_SYS_ADMIN and CAP_NET_ADMIN).
-/// Namespaces are named as `ip netns` names them (looked up in /run/netns, then /var/run/netns).
+/// Plugins are WASI preview-2 components built against the nsplug:netns WIT package. A policy
+/// file (TOML) grants each plugin its namespaces and operation classes; everything else is
+/// denied. Namespace work runs on dedicated threads that always return to the host namespace,
+/// verified, or die. Commands that touch namespaces need root.
+///
+/// Exit status: 0 success; 1 usage, load or host error; 2 the plugin returned an error;
+/// 3 the plugin trapped or ran out of time.
 #[derive(Debug, Parser)]
 #[command(name = "nsplug", version, propagate_version = true)]
 pub struct Cli {
+    /// Directory of compiled plugins (default: /var/cache/nsplug as root, else
+    /// $XDG_CACHE_HOME/nsplug or ~/.cache/nsplug).
+    #[arg(long, global = true, env = "NSPLUG_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create two namespaces, list their links, read and write a sysctl in each, print the
-    /// executor's counters, and remove everything again.
+    /// Create two namespaces, run the example plugin (list-links) against them under a policy
+    /// that grants only one, print what it returns, and remove everything again.
     Demo,
+    /// Run a plugin: call its handler with a command and an input document; print its output.
+    Run {
+        /// The plugin component (.wasm).
+        plugin: PathBuf,
+        /// The policy file granting it namespaces and operations.
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// The command passed to the plugin's handler.
+        #[arg(long, default_value = "run")]
+        command: String,
+        /// The input document: a file, or `-` for stdin (default: empty).
+        #[arg(long, value_name = "FILE|-")]
+        input: Option<PathBuf>,
+    },
+    /// Show which nsplug:netns version a plugin targets, whether this host supports it, and
+    /// its imports and exports.
+    Inspect {
+        /// The plugin component (.wasm).
+        plugin: PathBuf,
+    },
+    /// Compile plugins into the cache, so that loading them later costs no compilation.
+    Compile {
+        /// The plugin components (.wasm).
+        #[arg(required = true)]
+        plugins: Vec<PathBuf>,
+    },
     /// List the links of a namespace (`ip -n NS link show`).
     Links {
         /// Namespace name, or `host` for the host's own.
@@ -41,33 +82,158 @@ enum Command {
     },
 }
 
-/// Runs the parsed command line; errors go to stderr with their causes, exit status 1.
-pub fn main(cli: Cli) -> ExitCode {
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("nsplug: error: {e:#}");
-            let denied = e
-                .chain()
-                .filter_map(|cause| cause.downcast_ref::<crate::Error>())
-                .filter_map(crate::Error::raw_os_error)
-                .any(|errno| {
-                    std::io::Error::from_raw_os_error(errno).kind()
-                        == std::io::ErrorKind::PermissionDenied
-                });
-            if denied {
-                eprintln!("nsplug: hint: namespace work needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN)");
+/// How a command failed: decides the exit status.
+enum Failure {
+    Host(anyhow::Error),
+    PluginError(anyhow::Error),
+    PluginCrashed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Host(e)
+    }
+}
+
+macro_rules! impl_host_failure {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Failure {
+            fn from(e: $t) -> Self {
+                Failure::Host(e.into())
             }
-            ExitCode::FAILURE
+        }
+    )*};
+}
+impl_host_failure!(crate::Error, crate::LoadError, crate::policy::PolicyError);
+
+impl From<CallError> for Failure {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Plugin { .. } => Failure::PluginError(e.into()),
+            CallError::Trap { .. } | CallError::OutOfTime { .. } => {
+                Failure::PluginCrashed(e.into())
+            }
+            _ => Failure::Host(e.into()),
         }
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+/// Runs the parsed command line; errors go to stderr with their causes.
+pub fn main(cli: Cli) -> ExitCode {
+    let (status, e) = match run(cli) {
+        Ok(()) => return ExitCode::SUCCESS,
+        Err(Failure::Host(e)) => (1, e),
+        Err(Failure::PluginError(e)) => (2, e),
+        Err(Failure::PluginCrashed(e)) => (3, e),
+    };
+    eprintln!("nsplug: error: {e:#}");
+    let denied = e
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<crate::Error>())
+        .filter_map(crate::Error::raw_os_error)
+        .any(|errno| {
+            std::io::Error::from_raw_os_error(errno).kind() == std::io::ErrorKind::PermissionDenied
+        });
+    if denied {
+        eprintln!("nsplug: hint: namespace work needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN)");
+    }
+    ExitCode::from(status)
+}
+
+fn default_cache_dir() -> PathBuf {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    #[cfg(target_os = "linux")]
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from("/var/cache/nsplug");
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("nsplug")
+}
+
+fn runtime(cache_dir: Option<PathBuf>) -> Result<Runtime, Failure> {
     let executor = Executor::new().context("starting the namespace executor")?;
+    Ok(Runtime::builder()
+        .executor(executor)
+        .cache_dir(cache_dir.unwrap_or_else(default_cache_dir))
+        .build()?)
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Demo => demo(&executor),
+        Command::Demo => demo(&runtime(cli.cache_dir)?),
+        Command::Run {
+            plugin,
+            policy,
+            command,
+            input,
+        } => {
+            let policy = Policy::load(&policy)?;
+            let input = match input {
+                None => String::new(),
+                Some(p) if p.as_os_str() == "-" => {
+                    let mut s = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut s)
+                        .context("reading the input document from stdin")?;
+                    s
+                }
+                Some(p) => std::fs::read_to_string(&p)
+                    .with_context(|| format!("reading the input document {}", p.display()))?,
+            };
+            let runtime = runtime(cli.cache_dir)?;
+            let plugin = runtime.load(&plugin, policy)?;
+            println!("{}", plugin.call(&command, &input)?);
+            Ok(())
+        }
+        Command::Inspect { plugin } => {
+            let i = runtime(cli.cache_dir)?.inspect(&plugin)?;
+            println!(
+                "nsplug:netns version: {}",
+                i.netns_version
+                    .as_deref()
+                    .unwrap_or("none (does not use nsplug:netns)")
+            );
+            println!(
+                "supported by this host (nsplug:netns@{}): {}",
+                crate::runtime::NETNS_VERSION,
+                if i.supported { "yes" } else { "no" }
+            );
+            if let Some(problem) = &i.problem {
+                println!("problem: {problem}");
+            }
+            println!("imports:");
+            for name in &i.imports {
+                println!("  {name}");
+            }
+            println!("exports:");
+            for name in &i.exports {
+                println!("  {name}");
+            }
+            if !i.supported {
+                return Err(Failure::Host(anyhow::anyhow!(
+                    "{} cannot run on this host",
+                    plugin.display()
+                )));
+            }
+            Ok(())
+        }
+        Command::Compile { plugins } => {
+            let runtime = runtime(cli.cache_dir)?;
+            for plugin in plugins {
+                let cached = runtime.precompile(&plugin)?;
+                println!(
+                    "{}: {}",
+                    plugin.display(),
+                    if cached { "already cached" } else { "compiled" }
+                );
+            }
+            Ok(())
+        }
         Command::Links { namespace } => {
+            let executor = Executor::new().context("starting the namespace executor")?;
             let ns = open(&executor, &namespace)?;
             print_links(&link::list(&executor, &ns)?);
             Ok(())
@@ -77,6 +243,7 @@ fn run(cli: Cli) -> Result<()> {
             key,
             value,
         } => {
+            let executor = Executor::new().context("starting the namespace executor")?;
             let ns = open(&executor, &namespace)?;
             let key = sysctl::SysctlKey::parse(&key)?;
             if let Some(value) = value {
@@ -126,45 +293,61 @@ impl Drop for DemoNamespaces<'_> {
     }
 }
 
-fn demo(executor: &Executor) -> Result<()> {
+/// The example plugin (examples/list-links-rust), built by build.rs.
+#[cfg(nsplug_demo_plugin)]
+const DEMO_PLUGIN: Option<&[u8]> = Some(include_bytes!(env!("NSPLUG_DEMO_PLUGIN")));
+#[cfg(not(nsplug_demo_plugin))]
+const DEMO_PLUGIN: Option<&[u8]> = None;
+
+fn demo(runtime: &Runtime) -> Result<(), Failure> {
+    let Some(wasm) = DEMO_PLUGIN else {
+        return Err(Failure::Host(anyhow::anyhow!(
+            "this nsplug was built without the demo plugin; run `rustup target add wasm32-wasip2` \
+             and rebuild inside the nsplug repository"
+        )));
+    };
+    let executor = runtime.executor();
     let mut created = DemoNamespaces {
         executor,
         names: Vec::new(),
     };
-    let forward = sysctl::SysctlKey::parse("net.ipv4.ip_forward")?;
-    let host_forward = sysctl::get(executor, executor.host(), &forward)?;
-    println!("host namespace: net.ipv4.ip_forward = {host_forward}");
-
-    for (i, suffix) in ["blue", "red"].into_iter().enumerate() {
+    let mut names = Vec::new();
+    for suffix in ["blue", "red"] {
         let name = format!("nsplug-demo-{}-{suffix}", std::process::id());
         let ns = executor
             .create_namespace(&name)
             .with_context(|| format!("creating namespace {name}"))?;
         created.names.push(name.clone());
-        println!("\ncreated namespace {name} (identity {})", ns.id());
-        println!("links:");
-        print_links(&link::list(executor, &ns)?);
-        let value = if i == 0 { "1" } else { "0" };
-        sysctl::set(executor, &ns, &forward, value)?;
-        println!(
-            "set net.ipv4.ip_forward = {} inside it",
-            sysctl::get(executor, &ns, &forward)?
-        );
+        println!("created namespace {name} (identity {})", ns.id());
+        names.push(name);
     }
 
-    let after = sysctl::get(executor, executor.host(), &forward)?;
-    println!("\nhost namespace: net.ipv4.ip_forward = {after} (untouched)");
-    anyhow::ensure!(
-        after == host_forward,
-        "the host's net.ipv4.ip_forward changed from {host_forward} to {after}"
+    // The operator grants the plugin `blue` only, for reading.
+    let policy = Policy::granting([names[0].clone()], [OpClass::Read]);
+    println!("\npolicy: grant {} for `read`; nothing else", names[0]);
+    let plugin = runtime.load_bytes("list-links", wasm, policy)?;
+    let input = format!(r#"{{"namespaces": ["{}", "{}"]}}"#, names[0], names[1]);
+    println!("calling list-links with {input}\n");
+    let output = plugin.call("list", &input)?;
+    match serde_json::from_str::<serde_json::Value>(&output) {
+        Ok(doc) => println!("{}", serde_json::to_string_pretty(&doc).unwrap_or(output)),
+        Err(_) => println!("{output}"),
+    }
+
+    let stats = runtime.stats();
+    let c = stats.executor;
+    println!(
+        "\nruntime: calls {} traps {} denials {} | executor: jobs {} entries {} restores {} \
+         kills {} live workers {}\n",
+        stats.calls,
+        stats.traps,
+        stats.denials,
+        c.jobs,
+        c.entries,
+        c.restores,
+        c.kills,
+        c.live_workers
     );
     drop(created);
-
-    let c = executor.counters();
-    println!(
-        "\nexecutor counters: jobs {} entries {} restores {} kills {} respawns {} timeouts {} \
-         live workers {}",
-        c.jobs, c.entries, c.restores, c.kills, c.respawns, c.timeouts, c.live_workers
-    );
     Ok(())
 }

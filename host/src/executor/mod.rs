@@ -74,6 +74,7 @@ use crate::sys;
 
 pub use job::{Completed, RestoreFailure};
 use job::{Handoff, JobState, Target, Task};
+pub use thread::current_thread_poisoned;
 use thread::{Shared, SupervisorMsg};
 
 /// Which `setns` of a job a [`Syscalls`] implementation is asked for.

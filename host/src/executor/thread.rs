@@ -526,6 +526,12 @@ where
     Ok(report.into_result(value, target))
 }
 
+/// Whether the calling thread is an executor thread that failed to restore its namespace (it
+/// runs no further job and exits when its current one ends). False on any other thread.
+pub fn current_thread_poisoned() -> bool {
+    CURRENT.with(|c| c.borrow().as_ref().is_some_and(|ctx| ctx.is_poisoned()))
+}
+
 /// Tells the supervisor when a worker thread ends, however it ends.
 struct LiveWorker<'a>(&'a Shared);
 

@@ -1,0 +1,237 @@
+//! The WIT glue: the one `bindgen!` of the crate, and the host side of every `nsplug:netns`
+//! interface, one file each. Glue converts types, checks policy, submits work and maps errors;
+//! it holds no logic of its own.
+//!
+//! Policy denials and kernel errors are `error-code` values returned to the guest, never traps.
+//! Traps are for contract violations (a dropped handle, which the component model itself
+//! catches) and for an executor thread that lost its namespace under a call.
+
+mod address;
+mod link;
+mod log;
+mod namespace;
+mod sysctl;
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::error::ErrorCode as HostCode;
+use crate::netns::Namespace;
+use crate::policy::Denial;
+use crate::runtime::PluginShared;
+
+mod generated {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "nsplug:netns/plugin",
+        imports: { default: trappable },
+        trappable_error_type: {
+            "nsplug:netns/types.error-code" => super::HostError,
+        },
+        with: {
+            "nsplug:netns/namespace.netns": super::NetnsHandle,
+        },
+        require_store_data_send: true,
+    });
+}
+
+pub(crate) use generated::Plugin as PluginBindings;
+pub(crate) use generated::PluginPre;
+pub(crate) use generated::nsplug::netns::types::{ErrorCode, OpClass as WitOpClass};
+
+/// Bytes of guest stdout or stderr kept per call (more is refused to the guest).
+const OUTPUT_CAPACITY: usize = 64 * 1024;
+
+/// An error from a host function: a code for the guest, or a trap.
+#[derive(Debug)]
+pub(crate) enum HostError {
+    Code(ErrorCode),
+    Trap(wasmtime::Error),
+}
+
+impl From<ErrorCode> for HostError {
+    fn from(code: ErrorCode) -> Self {
+        HostError::Code(code)
+    }
+}
+
+impl From<crate::Error> for HostError {
+    fn from(e: crate::Error) -> Self {
+        tracing::debug!(error = %e, "host operation failed");
+        HostError::Code(e.code().into())
+    }
+}
+
+impl From<HostCode> for ErrorCode {
+    fn from(code: HostCode) -> Self {
+        match code {
+            HostCode::DeniedByPolicy => ErrorCode::DeniedByPolicy,
+            HostCode::PermissionDenied => ErrorCode::PermissionDenied,
+            HostCode::NotFound => ErrorCode::NotFound,
+            HostCode::AlreadyExists => ErrorCode::AlreadyExists,
+            HostCode::InvalidArgument => ErrorCode::InvalidArgument,
+            HostCode::NotSupported => ErrorCode::NotSupported,
+            HostCode::TimedOut => ErrorCode::TimedOut,
+            HostCode::Busy => ErrorCode::Busy,
+            HostCode::ResourceExhausted => ErrorCode::ResourceExhausted,
+            HostCode::LimitExceeded => ErrorCode::LimitExceeded,
+            HostCode::Io => ErrorCode::Io,
+        }
+    }
+}
+
+impl From<ErrorCode> for HostCode {
+    fn from(code: ErrorCode) -> Self {
+        match code {
+            ErrorCode::DeniedByPolicy => HostCode::DeniedByPolicy,
+            ErrorCode::PermissionDenied => HostCode::PermissionDenied,
+            ErrorCode::NotFound => HostCode::NotFound,
+            ErrorCode::AlreadyExists => HostCode::AlreadyExists,
+            ErrorCode::InvalidArgument => HostCode::InvalidArgument,
+            ErrorCode::NotSupported => HostCode::NotSupported,
+            ErrorCode::TimedOut => HostCode::TimedOut,
+            ErrorCode::Busy => HostCode::Busy,
+            ErrorCode::ResourceExhausted => HostCode::ResourceExhausted,
+            ErrorCode::LimitExceeded => HostCode::LimitExceeded,
+            ErrorCode::Io => HostCode::Io,
+        }
+    }
+}
+
+impl From<WitOpClass> for crate::policy::OpClass {
+    fn from(c: WitOpClass) -> Self {
+        use crate::policy::OpClass;
+        match c {
+            WitOpClass::Read => OpClass::Read,
+            WitOpClass::Link => OpClass::Link,
+            WitOpClass::Address => OpClass::Address,
+            WitOpClass::Route => OpClass::Route,
+            WitOpClass::Neighbor => OpClass::Neighbor,
+            WitOpClass::Sysctl => OpClass::Sysctl,
+            WitOpClass::Namespace => OpClass::Namespace,
+        }
+    }
+}
+
+/// The host side of a guest's `netns` resource: the capability to ask for work in `ns`.
+#[derive(Debug)]
+#[expect(
+    unreachable_pub,
+    reason = "bindgen! re-exports it from the generated module"
+)]
+pub struct NetnsHandle {
+    pub(crate) ns: Namespace,
+    pub(crate) name: String,
+}
+
+/// Everything one call's `Store` holds.
+pub(crate) struct StoreState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    pub(crate) plugin: Arc<PluginShared>,
+    ops_left: u64,
+    open_handles: u32,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl StoreState {
+    /// A fresh state: an empty WASI context (no files, sockets, environment or arguments)
+    /// whose stdout and stderr are captured for the log, and the plugin's limits.
+    pub(crate) fn new(plugin: Arc<PluginShared>) -> StoreState {
+        let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .build();
+        let limits = plugin.grant.policy().limits;
+        StoreState {
+            wasi,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory_bytes)
+                .instances(64)
+                .memories(16)
+                .tables(64)
+                .table_elements(1 << 20)
+                .build(),
+            ops_left: limits.ops_per_call,
+            open_handles: 0,
+            plugin,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Sends what the guest printed to the host's log, tagged with the plugin.
+    pub(crate) fn flush_output(&self) {
+        for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let bytes = pipe.contents();
+            for line in String::from_utf8_lossy(&bytes).lines() {
+                tracing::info!(plugin = %self.plugin.name, stream, "{line}");
+            }
+        }
+    }
+
+    /// Counts `n` operations against the call's budget.
+    fn spend(&mut self, n: u64) -> Result<(), HostError> {
+        if n > self.ops_left {
+            tracing::warn!(plugin = %self.plugin.name, "operation budget of the call exhausted");
+            return Err(ErrorCode::LimitExceeded.into());
+        }
+        self.ops_left -= n;
+        Ok(())
+    }
+
+    /// Records and logs a denial; the guest gets `denied-by-policy`.
+    fn deny(&self, denial: Denial, ns: &str, op: &str) -> HostError {
+        self.plugin.count_denial();
+        tracing::warn!(plugin = %self.plugin.name, namespace = ns, operation = op, %denial, "denied by policy");
+        ErrorCode::DeniedByPolicy.into()
+    }
+
+    fn handle(&self, ns: &Resource<NetnsHandle>) -> wasmtime::Result<&NetnsHandle> {
+        Ok(self.table.get(ns)?)
+    }
+
+    /// After a host operation: if the executor thread running this call could not restore its
+    /// namespace, the call must end now (its instance dies with the thread).
+    fn after_op<T>(&self, result: Result<T, HostError>) -> Result<T, HostError> {
+        if crate::executor::current_thread_poisoned() {
+            return Err(HostError::Trap(wasmtime::format_err!(
+                "the executor thread running this call lost its namespace; the call is aborted"
+            )));
+        }
+        result
+    }
+}
+
+impl generated::nsplug::netns::types::Host for StoreState {
+    fn convert_error_code(&mut self, err: HostError) -> wasmtime::Result<ErrorCode> {
+        match err {
+            HostError::Code(code) => Ok(code),
+            HostError::Trap(trap) => Err(trap),
+        }
+    }
+}
+
+/// Adds WASI (preview 2, synchronous) and every `nsplug:netns` interface to `linker`.
+pub(crate) fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+    PluginBindings::add_to_linker::<StoreState, HasSelf<StoreState>>(linker, |s| s)
+}
