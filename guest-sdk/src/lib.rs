@@ -42,19 +42,61 @@ pub mod bindings {
     });
 }
 
-pub use bindings::exports::nsplug::netns::handler::Guest as Plugin;
 pub use bindings::nsplug::netns::log::Level;
 pub use bindings::nsplug::netns::namespace::{BatchError, Netns, Op, OpResult, granted};
 pub use bindings::nsplug::netns::types::{
     Address, ErrorCode, Link, OpClass, PluginError, Requirements,
 };
 
-/// Exports a type implementing [`Plugin`] as the component's `handler`.
+/// What a plugin implements; export it with [`export_plugin!`].
+pub trait Plugin {
+    /// What the plugin needs. Called once when the host loads it; the host grants the
+    /// intersection with the operator's policy.
+    fn declare() -> Requirements;
+
+    /// Handles one command with the controller's input document; returns the output document.
+    fn handle(command: String, input: String) -> Result<String, PluginError>;
+}
+
+/// Exports a type implementing [`Plugin`] as the component's `nsplug:netns/handler`.
+///
+/// A panic in the plugin aborts its instance (WebAssembly has no unwinding here): the host sees
+/// a trap. The export installs a panic hook first, so the panic's message reaches the host's
+/// log.
 #[macro_export]
 macro_rules! export_plugin {
     ($ty:ident) => {
-        $crate::bindings::__export_plugin_world!($ty with_types_in $crate::bindings);
+        #[doc(hidden)]
+        pub struct __NsplugExport;
+
+        impl $crate::bindings::exports::nsplug::netns::handler::Guest for __NsplugExport {
+            fn declare() -> $crate::Requirements {
+                $crate::__install_panic_hook();
+                <$ty as $crate::Plugin>::declare()
+            }
+
+            fn handle(
+                command: ::std::string::String,
+                input: ::std::string::String,
+            ) -> ::std::result::Result<::std::string::String, $crate::PluginError> {
+                $crate::__install_panic_hook();
+                <$ty as $crate::Plugin>::handle(command, input)
+            }
+        }
+
+        $crate::bindings::__export_plugin_world!(__NsplugExport with_types_in $crate::bindings);
     };
+}
+
+/// Sends panic messages to the host's log before the abort. Used by [`export_plugin!`].
+#[doc(hidden)]
+pub fn __install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            log(Level::Error, &format!("plugin panicked: {info}"));
+        }));
+    });
 }
 
 /// Splits a sysctl key into components: on `/` if it has one (`net/ipv4/conf/eth0.100/forwarding`),
@@ -174,7 +216,7 @@ impl From<ErrorCode> for PluginError {
     fn from(code: ErrorCode) -> PluginError {
         PluginError {
             code: "host-error".to_owned(),
-            message: format!("host call failed: {code:?}"),
+            message: format!("host call failed: {}", code.name()),
             host_error: Some(code),
         }
     }
@@ -184,7 +226,7 @@ impl From<BatchError> for PluginError {
     fn from(e: BatchError) -> PluginError {
         PluginError {
             code: "host-error".to_owned(),
-            message: format!("batch op {} failed: {:?}", e.index, e.code),
+            message: format!("batch op {} failed: {}", e.index, e.code.name()),
             host_error: Some(e.code),
         }
     }

@@ -14,8 +14,7 @@
 //! still listed.
 
 use nsplug_guest::{
-    Address, ErrorCode, Level, Link, Netns, NetnsExt, OpClass, Plugin, PluginError, Requirements,
-    log,
+    Address, Level, Link, Netns, NetnsExt, OpClass, Plugin, PluginError, Requirements, log,
 };
 use serde_json::{Value, json};
 
@@ -89,7 +88,7 @@ fn describe(name: &str) -> Value {
             }
             json!({ "name": name, "links": links, "addresses": addresses })
         }
-        Err(code) => json!({ "name": name, "error": error_name(code) }),
+        Err(code) => json!({ "name": name, "error": code.name() }),
     }
 }
 
@@ -112,23 +111,6 @@ fn address_json(a: &Address) -> Value {
         "prefix_len": a.prefix_len,
         "scope": a.scope,
     })
-}
-
-/// The WIT name of an error code, as every language's port of this plugin prints it.
-fn error_name(code: ErrorCode) -> &'static str {
-    match code {
-        ErrorCode::DeniedByPolicy => "denied-by-policy",
-        ErrorCode::PermissionDenied => "permission-denied",
-        ErrorCode::NotFound => "not-found",
-        ErrorCode::AlreadyExists => "already-exists",
-        ErrorCode::InvalidArgument => "invalid-argument",
-        ErrorCode::NotSupported => "not-supported",
-        ErrorCode::TimedOut => "timed-out",
-        ErrorCode::Busy => "busy",
-        ErrorCode::ResourceExhausted => "resource-exhausted",
-        ErrorCode::LimitExceeded => "limit-exceeded",
-        ErrorCode::Io => "io",
-    }
 }
 
 nsplug_guest::export_plugin!(ListLinks);

@@ -9,7 +9,7 @@ use nsplug_guest::{
 struct TestGuest;
 
 fn code(c: ErrorCode) -> String {
-    format!("{c:?}")
+    c.name().to_owned()
 }
 
 impl Plugin for TestGuest {
@@ -81,6 +81,29 @@ impl Plugin for TestGuest {
                     .set_sysctl(key, value)
                     .map(|()| "set".to_owned())
                     .map_err(Into::into)
+            }
+            // `ns|key|n`: n sysctl reads in one call (the benchmark's guest-side loop).
+            "sysctl-loop" => {
+                let mut parts = input.split('|');
+                let (ns, key) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                let n: u32 = parts.next().and_then(|n| n.parse().ok()).unwrap_or(1);
+                let ns = Netns::open(ns)?;
+                let mut last = String::new();
+                for _ in 0..n {
+                    last = ns.sysctl(key)?;
+                }
+                Ok(last)
+            }
+            // `ns|n`: n link listings in one call.
+            "links-loop" => {
+                let (ns, n) = input.split_once('|').unwrap_or((&input, "1"));
+                let n: u32 = n.parse().unwrap_or(1);
+                let ns = Netns::open(ns)?;
+                let mut count = 0;
+                for _ in 0..n {
+                    count = ns.links()?.len();
+                }
+                Ok(count.to_string())
             }
             "loop" => {
                 let mut x: u64 = 0;
