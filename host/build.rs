@@ -1,6 +1,7 @@
-//! Embeds the example plugin `examples/list-links-rust` for `nsplug demo` when building inside
-//! the nsplug repository. Elsewhere (or without the wasm32-wasip2 target) the demo is built
-//! without it and says how to get it.
+//! Inside the nsplug repository: builds the example plugin `examples/list-links-rust`, embedded
+//! for `nsplug demo`, and the test guest `tests/guest`, whose path the plugin benchmark reads
+//! (`NSPLUG_BENCH_GUEST`). Elsewhere (or without the wasm32-wasip2 target) the demo is built
+//! without its plugin and says how to get it.
 
 include!("build/guests.rs");
 

@@ -23,38 +23,11 @@ use nsplug_host::netlink::RouteSocket;
 use nsplug_host::ops::link;
 use nsplug_host::{Executor, Namespace};
 
+mod common;
+
+use common::{Case, p50, report};
+
 const ROUNDS: usize = 10;
-
-struct Case {
-    name: &'static str,
-    per_round: usize,
-    samples: Vec<u64>,
-}
-
-impl Case {
-    fn new(name: &'static str, total: usize) -> Case {
-        Case {
-            name,
-            per_round: total / ROUNDS,
-            samples: Vec::with_capacity(total),
-        }
-    }
-
-    fn time(&mut self, mut f: impl FnMut()) {
-        for _ in 0..self.per_round {
-            let start = Instant::now();
-            f();
-            self.samples.push(start.elapsed().as_nanos() as u64);
-        }
-    }
-
-    fn percentile(&self, p: f64) -> u64 {
-        let mut sorted = self.samples.clone();
-        sorted.sort_unstable();
-        let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-        sorted[rank]
-    }
-}
 
 /// A namespace with three links (lo and a veth pair), removed on drop.
 struct BenchNs {
@@ -108,13 +81,13 @@ fn main() {
 
     let floor = FloorThread::start(&ns).expect("floor thread");
     let mut cases = [
-        Case::new("floor", 20_000),
-        Case::new("executor_noop", 20_000),
-        Case::new("executor_noop_paranoid", 20_000),
-        Case::new("inline_noop", 20_000),
-        Case::new("spawn_thread_per_job", 2_000),
-        Case::new("link_list_cached", 20_000),
-        Case::new("link_list_socket_per_call", 5_000),
+        Case::new("floor", 20_000, ROUNDS),
+        Case::new("executor_noop", 20_000, ROUNDS),
+        Case::new("executor_noop_paranoid", 20_000, ROUNDS),
+        Case::new("inline_noop", 20_000, ROUNDS),
+        Case::new("spawn_thread_per_job", 2_000, ROUNDS),
+        Case::new("link_list_cached", 20_000, ROUNDS),
+        Case::new("link_list_socket_per_call", 5_000, ROUNDS),
     ];
 
     // Warm up every path once.
@@ -165,75 +138,33 @@ fn main() {
     }
     drop(floor);
 
-    println!(
-        "{:<28} {:>7} {:>10} {:>10}",
-        "case", "n", "p50 ns", "p99 ns"
-    );
-    for c in &cases {
-        println!(
-            "{:<28} {:>7} {:>10} {:>10}",
-            c.name,
-            c.samples.len(),
-            c.percentile(0.50),
-            c.percentile(0.99)
-        );
-    }
-    let p50 = |name: &str| {
-        cases
-            .iter()
-            .find(|c| c.name == name)
-            .map(|c| c.percentile(0.50) as f64)
-            .expect("case exists")
-    };
     let ratios = [
         (
-            "executor_noop_over_floor",
-            p50("executor_noop") / p50("floor"),
+            "executor_noop_over_floor_p50",
+            p50(&cases, "executor_noop") / p50(&cases, "floor"),
         ),
         (
-            "paranoid_over_floor",
-            p50("executor_noop_paranoid") / p50("floor"),
-        ),
-        ("inline_over_floor", p50("inline_noop") / p50("floor")),
-        (
-            "spawn_over_executor",
-            p50("spawn_thread_per_job") / p50("executor_noop"),
+            "paranoid_over_floor_p50",
+            p50(&cases, "executor_noop_paranoid") / p50(&cases, "floor"),
         ),
         (
-            "link_per_call_over_cached",
-            p50("link_list_socket_per_call") / p50("link_list_cached"),
+            "inline_over_floor_p50",
+            p50(&cases, "inline_noop") / p50(&cases, "floor"),
+        ),
+        (
+            "spawn_over_executor_p50",
+            p50(&cases, "spawn_thread_per_job") / p50(&cases, "executor_noop"),
+        ),
+        (
+            "link_per_call_over_cached_p50",
+            p50(&cases, "link_list_socket_per_call") / p50(&cases, "link_list_cached"),
         ),
     ];
-    println!();
-    for (name, ratio) in &ratios {
-        println!("{name:<28} {ratio:>7.2}x (p50)");
-    }
-    let target_met = ratios[0].1 <= 1.3;
-    println!(
-        "target executor_noop p50 <= 1.3x floor: {}",
-        if target_met { "met" } else { "NOT met" }
-    );
-
-    let case_json: Vec<String> = cases
-        .iter()
-        .map(|c| {
-            format!(
-                "\"{}\":{{\"n\":{},\"p50_ns\":{},\"p99_ns\":{}}}",
-                c.name,
-                c.samples.len(),
-                c.percentile(0.50),
-                c.percentile(0.99)
-            )
-        })
-        .collect();
-    let ratio_json: Vec<String> = ratios
-        .iter()
-        .map(|(name, r)| format!("\"{name}\":{r:.3}"))
-        .collect();
-    println!(
-        "{{\"bench\":\"executor\",\"cases\":{{{}}},\"ratios_p50\":{{{}}},\"target_executor_noop_over_floor_max\":1.3,\"target_met\":{}}}",
-        case_json.join(","),
-        ratio_json.join(","),
-        target_met
+    let met = ratios[0].1 <= 1.3;
+    report(
+        "executor",
+        &cases,
+        &ratios,
+        &[("executor_noop_p50_le_1.3x_floor", met)],
     );
 }

@@ -45,12 +45,28 @@ mod guests {
             ] {
                 cmd.env_remove(var);
             }
-            let out = cmd
+            let mut out = cmd
                 .output()
                 .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+            let missing_target = |out: &std::process::Output| {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                stderr.contains("wasm32-wasip2") && stderr.contains("may not be installed")
+            };
+            if !out.status.success() && missing_target(&out) {
+                // A fresh machine with only rustup: install the target once, then retry.
+                println!("cargo:warning=installing the wasm32-wasip2 target with rustup");
+                let added = Command::new("rustup")
+                    .args(["target", "add", "wasm32-wasip2"])
+                    .status();
+                if matches!(added, Ok(s) if s.success()) {
+                    out = cmd
+                        .output()
+                        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+                }
+            }
             if !out.status.success() {
                 let stderr = String::from_utf8_lossy(&out.stderr);
-                let hint = if stderr.contains("wasm32-wasip2") && stderr.contains("may not be installed") {
+                let hint = if missing_target(&out) {
                     "\n(install the target: rustup target add wasm32-wasip2)"
                 } else {
                     ""

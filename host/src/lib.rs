@@ -8,8 +8,9 @@
 //! * [`Executor`] — owns the threads that enter namespaces; see [`executor`] for its invariants.
 //! * [`Namespace`] — a namespace pinned by descriptor, opened by validated name, by path
 //!   (`/proc/PID/ns/net`, for CNI) or as the host's own ([`Executor::host`]).
-//! * [`ops`] — kernel operations inside a namespace (links, sysctls), each naming its `ip`
-//!   equivalent.
+//! * [`ops`] — kernel operations inside a namespace (links, addresses, sysctls), each naming its
+//!   `ip` equivalent.
+//! * [`Runtime`], [`Plugin`], [`Policy`] — sandboxed WebAssembly plugins that ask for that work.
 //!
 //! ```no_run
 //! use nsplug_host::{Executor, ops};
@@ -28,6 +29,24 @@
 //! let key = ops::sysctl::SysctlKey::parse("net.ipv4.ip_forward")?;
 //! println!("ip_forward = {}", ops::sysctl::get(&executor, &blue, &key)?);
 //! println!("{:?}", executor.counters());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Plugins ([`runtime`]): a [`Runtime`] loads WebAssembly components with their [`Policy`]
+//! and calls them from any thread; every request a plugin makes is checked against the policy
+//! and runs on the executor's threads.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use nsplug_host::{OpClass, Policy, Runtime};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let runtime = Runtime::builder().cache_dir("/var/cache/nsplug").build()?;
+//! let policy = Policy::granting(["blue"], [OpClass::Read]); // or Policy::load("policy.toml")?
+//! let plugin = runtime.load(Path::new("list_links_rust.wasm"), policy)?;
+//! let output = plugin.call("list", r#"{"namespaces": ["blue"]}"#)?;
+//! println!("{output}");
 //! # Ok(())
 //! # }
 //! ```

@@ -1,6 +1,6 @@
 //! nsplug example plugin: lists the links and addresses of namespaces.
 //!
-//! Command `list`; input: empty, or `{"namespaces": ["blue", "red"]}`. Without names it lists
+//! Command `list` (or `run`, the CLI's default); input: empty, or `{"namespaces": ["blue", "red"]}`. Without names it lists
 //! every namespace the host grants it. Output (JSON):
 //!
 //! ```json
@@ -29,10 +29,10 @@ impl Plugin for ListLinks {
     }
 
     fn handle(command: String, input: String) -> Result<String, PluginError> {
-        if command != "list" {
+        if command != "list" && command != "run" {
             return Err(PluginError::new(
                 "unknown-command",
-                format!("unknown command {command:?}; this plugin knows `list`"),
+                format!("unknown command {command:?}; this plugin knows `list` (or `run`)"),
             ));
         }
         let names = requested_namespaces(&input)?;

@@ -1,0 +1,194 @@
+//! `cargo bench -p nsplug-host --bench plugin` (as root, inside the nsplug repository).
+//!
+//! Cases, interleaved in rounds in one process; a table, then one JSON object as the last line:
+//! * `instantiate_call_noop` — `Plugin::call` of a no-op command from a plain thread: handoff
+//!   to an executor thread, instantiation from `InstancePre`, the call, the store's teardown.
+//! * `instantiate_call_noop_on_worker` — the same from an executor thread (no handoff).
+//! * `guest_sysctl_get` / `rust_sysctl_get` — one namespace job (setns in, read
+//!   `net/ipv4/ip_forward`, setns back) initiated by the guest, per op, against the same job
+//!   from Rust on an executor thread. The WIT has no op that does nothing inside a namespace, so
+//!   the cheapest real namespace job stands in; the difference is the guest's overhead.
+//! * `guest_link_list` / `rust_link_list` — listing 3 links through the namespace-bound socket.
+//! * `component_load_from_cache` — loading the compiled component from the disk cache.
+//!
+//! Guest-side per-op costs come from calls that loop `N` times inside the guest, minus a no-op
+//! call, divided by `N`.
+
+mod common;
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Case, p50, report};
+use nsplug_host::ops::{link, sysctl};
+use nsplug_host::{Executor, OpClass, Policy, Runtime};
+
+const ROUNDS: usize = 10;
+const LOOP: u32 = 200;
+
+fn main() {
+    let Some(guest) = option_env!("NSPLUG_BENCH_GUEST") else {
+        eprintln!(
+            "the plugin benchmark needs the test guest: build inside the nsplug repository with the wasm32-wasip2 target installed"
+        );
+        std::process::exit(1);
+    };
+    let executor = Executor::builder()
+        .workers(2)
+        .paranoid(false)
+        .build()
+        .expect("executor");
+    let name = format!("nsplug-bench-plugin-{}", std::process::id());
+    let ns = executor
+        .create_namespace(&name)
+        .expect("creating the bench namespace (the benchmark needs root)");
+    let _cleanup = Cleanup {
+        executor: executor.clone(),
+        name: name.clone(),
+    };
+    let status = std::process::Command::new("ip")
+        .args([
+            "-n", &name, "link", "add", "b0", "type", "veth", "peer", "name", "b1",
+        ])
+        .status()
+        .expect("running ip (iproute2)");
+    assert!(status.success());
+
+    let cache = std::env::temp_dir().join(format!("nsplug-bench-cache-{}", std::process::id()));
+    let runtime = Runtime::builder()
+        .executor(executor.clone())
+        .cache_dir(&cache)
+        .build()
+        .expect("runtime");
+    let plugin = runtime
+        .load(
+            Path::new(guest),
+            Policy::granting([name.clone()], [OpClass::Read]),
+        )
+        .expect("loading the test guest");
+    let key = sysctl::SysctlKey::parse("net/ipv4/ip_forward").unwrap();
+    let sysctl_input = format!("{name}|net/ipv4/ip_forward|{LOOP}");
+    let links_input = format!("{name}|{LOOP}");
+    assert_eq!(
+        plugin.call("links-loop", &format!("{name}|1")).unwrap(),
+        "3"
+    );
+
+    let mut cases = [
+        Case::new("instantiate_call_noop", 5_000, ROUNDS),
+        Case::new("instantiate_call_noop_on_worker", 5_000, ROUNDS),
+        Case::new("guest_sysctl_get_call_x200", 200, ROUNDS),
+        Case::new("rust_sysctl_get", 5_000, ROUNDS),
+        Case::new("guest_link_list_call_x200", 200, ROUNDS),
+        Case::new("rust_link_list", 5_000, ROUNDS),
+        Case::new("component_load_from_cache", 200, ROUNDS),
+    ];
+    for _ in 0..ROUNDS {
+        let [noop, noop_w, g_sys, r_sys, g_link, r_link, load] = &mut cases;
+        noop.time(|| {
+            plugin.call("noop", "").expect("noop");
+        });
+        {
+            let (p, n) = (plugin.clone(), noop_w.per_round);
+            let samples = executor
+                .run_on_worker(Duration::from_secs(60), move || {
+                    (0..n)
+                        .map(|_| {
+                            let start = Instant::now();
+                            p.call("noop", "").expect("noop");
+                            start.elapsed().as_nanos() as u64
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap()
+                .into_value();
+            noop_w.samples.extend(samples);
+        }
+        // Guest loops run on an executor thread too, like every call.
+        g_sys.time(|| {
+            black_box(
+                plugin
+                    .call("sysctl-loop", &sysctl_input)
+                    .expect("sysctl loop"),
+            );
+        });
+        g_link.time(|| {
+            black_box(plugin.call("links-loop", &links_input).expect("links loop"));
+        });
+        for (case, list) in [(r_sys, false), (r_link, true)] {
+            let (exec, ns, key, n) = (executor.clone(), ns.clone(), key.clone(), case.per_round);
+            let samples = executor
+                .run_on_worker(Duration::from_secs(60), move || {
+                    (0..n)
+                        .map(|_| {
+                            let start = Instant::now();
+                            if list {
+                                black_box(link::list(&exec, &ns).expect("links"));
+                            } else {
+                                black_box(sysctl::get(&exec, &ns, &key).expect("sysctl"));
+                            }
+                            start.elapsed().as_nanos() as u64
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap()
+                .into_value();
+            case.samples.extend(samples);
+        }
+        load.time(|| {
+            assert!(runtime.precompile(Path::new(guest)).expect("cache load"));
+        });
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+
+    let per_op = |call: &str| {
+        (p50(&cases, call) - p50(&cases, "instantiate_call_noop_on_worker")) / f64::from(LOOP)
+    };
+    let guest_sysctl = per_op("guest_sysctl_get_call_x200");
+    let guest_links = per_op("guest_link_list_call_x200");
+    let rust_sysctl = p50(&cases, "rust_sysctl_get");
+    let rust_links = p50(&cases, "rust_link_list");
+    let instantiate = p50(&cases, "instantiate_call_noop");
+    let ratios = [
+        ("guest_sysctl_get_per_op_p50_ns", guest_sysctl),
+        (
+            "guest_overhead_per_namespace_job_ns",
+            guest_sysctl - rust_sysctl,
+        ),
+        ("guest_link_list_per_op_p50_ns", guest_links),
+        ("guest_overhead_per_link_list_ns", guest_links - rust_links),
+        ("guest_over_rust_sysctl_get", guest_sysctl / rust_sysctl),
+        ("guest_over_rust_link_list", guest_links / rust_links),
+        (
+            "handoff_share_of_instantiate_call",
+            1.0 - p50(&cases, "instantiate_call_noop_on_worker") / instantiate,
+        ),
+    ];
+    report(
+        "plugin",
+        &cases,
+        &ratios,
+        &[
+            ("instantiate_call_p50_le_20us", instantiate <= 20_000.0),
+            (
+                "guest_overhead_le_1us",
+                guest_sysctl - rust_sysctl <= 1_000.0,
+            ),
+            ("guest_link_list_3_links_p50_le_8us", guest_links <= 8_000.0),
+        ],
+    );
+}
+
+struct Cleanup {
+    executor: Executor,
+    name: String,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Err(e) = self.executor.delete_namespace(&self.name) {
+            eprintln!("warning: could not remove {}: {e}", self.name);
+        }
+    }
+}

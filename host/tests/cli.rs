@@ -1,0 +1,187 @@
+#![cfg(target_os = "linux")]
+//! The `nsplug` command line, run as a process (as root): exit statuses, stdout and stderr.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const NSPLUG: &str = env!("CARGO_BIN_EXE_nsplug");
+#[cfg(nsplug_demo_plugin)]
+const PLUGIN: &str = env!("NSPLUG_DEMO_PLUGIN");
+
+fn nsplug(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(NSPLUG)
+        .args(args)
+        .env(
+            "NSPLUG_CACHE_DIR",
+            std::env::temp_dir().join("nsplug-cli-test-cache"),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running nsplug");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A namespace made with iproute2, removed on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str) -> Netns {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let euid = unsafe { libc::geteuid() };
+        assert_eq!(euid, 0, "the CLI tests need root; they never skip");
+        let name = format!("nsplug-cli{}-{tag}", std::process::id());
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        Netns(name)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn policy_file(tag: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("nsplug-cli{}-{tag}.toml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn help_teaches_the_commands() {
+    let out = nsplug(&["--help"], None);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for word in ["run", "inspect", "compile", "demo", "Exit status"] {
+        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    }
+    let out = nsplug(&["frobnicate"], None);
+    assert_eq!(out.status.code(), Some(2), "clap's usage error");
+    assert!(text(&out.stderr).contains("frobnicate"));
+}
+
+#[cfg(nsplug_demo_plugin)]
+#[test]
+fn run_prints_the_output_document_and_uses_exit_codes() {
+    let ns = Netns::new("run");
+    let policy = policy_file(
+        "run",
+        &format!(
+            "[grant]\nnamespaces = [\"{}\"]\noperations = [\"read\"]\n",
+            ns.0
+        ),
+    );
+    let policy = policy.to_str().unwrap();
+    let input = format!(r#"{{"namespaces": ["{}"]}}"#, ns.0);
+    let out = nsplug(
+        &[
+            "run",
+            PLUGIN,
+            "--policy",
+            policy,
+            "--command",
+            "list",
+            "--input",
+            "-",
+        ],
+        Some(&input),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(doc["namespaces"][0]["links"][0]["name"], "lo");
+
+    // The plugin's own error: exit status 2, the error on stderr, nothing on stdout.
+    let out = nsplug(
+        &["run", PLUGIN, "--policy", policy, "--command", "bogus"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown-command"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[cfg(nsplug_demo_plugin)]
+#[test]
+fn bad_policy_is_a_host_error_naming_the_line() {
+    let policy = policy_file(
+        "bad",
+        "[grant]\nnamespaces = [\"a\"]\nnamespaces_typo = 1\n",
+    );
+    let out = nsplug(&["run", PLUGIN, "--policy", policy.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:3:", policy.display())),
+        "{stderr}"
+    );
+}
+
+#[cfg(nsplug_demo_plugin)]
+#[test]
+fn inspect_names_the_version() {
+    let out = nsplug(&["inspect", PLUGIN], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("nsplug:netns version: 0.1.0"), "{stdout}");
+    assert!(
+        stdout.contains("supported by this host (nsplug:netns@0.1.0): yes"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("nsplug:netns/handler@0.1.0"), "{stdout}");
+    let out = nsplug(&["inspect", "/etc/hostname"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("not a valid WebAssembly component"));
+}
+
+#[cfg(nsplug_demo_plugin)]
+#[test]
+fn demo_runs_and_cleans_up() {
+    let before = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap()
+        .stdout;
+    let out = nsplug(&["demo"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("\"denied-by-policy\""), "{stdout}");
+    assert!(stdout.contains("\"lo\""), "{stdout}");
+    let after = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap()
+        .stdout;
+    let leftover: Vec<String> = text(&after)
+        .lines()
+        .filter(|l| l.contains("nsplug-demo-"))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        leftover.is_empty(),
+        "demo left {leftover:?}; before: {}",
+        text(&before)
+    );
+}
