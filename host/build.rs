@@ -7,6 +7,8 @@ include!("build/guests.rs");
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(nsplug_demo_plugin)");
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=build/guests.rs");
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     if !workspace
         .join("examples/list-links-rust/Cargo.toml")
@@ -16,12 +18,18 @@ fn main() {
     }
     guests::rerun_if_changed(
         &workspace,
-        &["wit", "guest-sdk", "examples/list-links-rust"],
+        &[
+            "wit",
+            "guest-sdk",
+            "examples/list-links-rust",
+            "tests/guest",
+        ],
     );
-    match guests::build(&workspace, &["list-links-rust"]) {
+    match guests::build(&workspace, &["list-links-rust", "nsplug-test-guest"]) {
         Ok(paths) => {
             println!("cargo:rustc-cfg=nsplug_demo_plugin");
             println!("cargo:rustc-env=NSPLUG_DEMO_PLUGIN={}", paths[0].display());
+            println!("cargo:rustc-env=NSPLUG_BENCH_GUEST={}", paths[1].display());
         }
         Err(e) => {
             let first = e.lines().next().unwrap_or_default().to_owned();
