@@ -25,23 +25,9 @@ use nsplug_host::{Executor, Namespace};
 
 mod common;
 
-use common::{Case, p50, report};
+use common::{BenchNs, Case, p50, report};
 
 const ROUNDS: usize = 10;
-
-/// A namespace with three links (lo and a veth pair), removed on drop.
-struct BenchNs {
-    executor: Executor,
-    name: String,
-}
-
-impl Drop for BenchNs {
-    fn drop(&mut self) {
-        if let Err(e) = self.executor.delete_namespace(&self.name) {
-            eprintln!("warning: could not remove {}: {e}", self.name);
-        }
-    }
-}
 
 fn main() {
     let executor = Executor::builder()
@@ -54,29 +40,8 @@ fn main() {
         .paranoid(true)
         .build()
         .expect("paranoid executor");
-    let bench_ns = BenchNs {
-        executor: executor.clone(),
-        name: format!("nsplug-bench-{}", std::process::id()),
-    };
-    let ns: Namespace = executor
-        .create_namespace(&bench_ns.name)
-        .expect("creating the bench namespace (the benchmark needs root)");
-    let status = std::process::Command::new("ip")
-        .args([
-            "-n",
-            &bench_ns.name,
-            "link",
-            "add",
-            "b0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "b1",
-        ])
-        .status()
-        .expect("running ip (iproute2)");
-    assert!(status.success(), "ip link add failed");
+    let bench_ns = BenchNs::new(&executor, "executor");
+    let ns: Namespace = bench_ns.ns.clone();
     assert_eq!(link::list(&executor, &ns).expect("links").len(), 3);
 
     let floor = FloorThread::start(&ns).expect("floor thread");

@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Case, p50, report};
+use common::{BenchNs, Case, p50, report};
 use nsplug_host::ops::{link, sysctl};
 use nsplug_host::{Executor, OpClass, Policy, Runtime};
 
@@ -39,21 +39,8 @@ fn main() {
         .paranoid(false)
         .build()
         .expect("executor");
-    let name = format!("nsplug-bench-plugin-{}", std::process::id());
-    let ns = executor
-        .create_namespace(&name)
-        .expect("creating the bench namespace (the benchmark needs root)");
-    let _cleanup = Cleanup {
-        executor: executor.clone(),
-        name: name.clone(),
-    };
-    let status = std::process::Command::new("ip")
-        .args([
-            "-n", &name, "link", "add", "b0", "type", "veth", "peer", "name", "b1",
-        ])
-        .status()
-        .expect("running ip (iproute2)");
-    assert!(status.success());
+    let bench_ns = BenchNs::new(&executor, "plugin");
+    let (name, ns) = (bench_ns.name.clone(), bench_ns.ns.clone());
 
     let cache = std::env::temp_dir().join(format!("nsplug-bench-cache-{}", std::process::id()));
     let runtime = Runtime::builder()
@@ -178,17 +165,4 @@ fn main() {
             ("guest_link_list_3_links_p50_le_8us", guest_links <= 8_000.0),
         ],
     );
-}
-
-struct Cleanup {
-    executor: Executor,
-    name: String,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if let Err(e) = self.executor.delete_namespace(&self.name) {
-            eprintln!("warning: could not remove {}: {e}", self.name);
-        }
-    }
 }

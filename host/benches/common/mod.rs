@@ -2,6 +2,8 @@
 
 use std::time::Instant;
 
+use nsplug_host::{Executor, Namespace};
+
 /// One benchmark case: its samples in nanoseconds.
 pub(crate) struct Case {
     pub(crate) name: &'static str,
@@ -99,4 +101,41 @@ pub(crate) fn report(
         ratios_json.join(","),
         targets_json.join(",")
     );
+}
+
+/// A namespace with three links (lo and a veth pair `b0`/`b1`), removed on drop.
+pub(crate) struct BenchNs {
+    executor: Executor,
+    pub(crate) name: String,
+    pub(crate) ns: Namespace,
+}
+
+impl BenchNs {
+    /// Creates `nsplug-bench-<tag>-<pid>` with the executor (the benchmarks need root).
+    pub(crate) fn new(executor: &Executor, tag: &str) -> BenchNs {
+        let name = format!("nsplug-bench-{tag}-{}", std::process::id());
+        let ns = executor
+            .create_namespace(&name)
+            .expect("creating the bench namespace (the benchmarks need root)");
+        let bench = BenchNs {
+            executor: executor.clone(),
+            name,
+            ns,
+        };
+        let status = std::process::Command::new("ip")
+            .args(["-n", &bench.name, "link", "add", "b0", "type", "veth"])
+            .args(["peer", "name", "b1"])
+            .status()
+            .expect("running ip (iproute2)");
+        assert!(status.success(), "ip link add failed");
+        bench
+    }
+}
+
+impl Drop for BenchNs {
+    fn drop(&mut self) {
+        if let Err(e) = self.executor.delete_namespace(&self.name) {
+            eprintln!("warning: could not remove {}: {e}", self.name);
+        }
+    }
 }

@@ -401,6 +401,15 @@ impl Runtime {
             })
     }
 
+    /// The component's import and export names.
+    fn names(&self, component: &Component) -> (Vec<String>, Vec<String>) {
+        let ty = component.component_type();
+        let engine = &self.inner.engine;
+        let imports = ty.imports(engine).map(|(n, _)| n.to_owned()).collect();
+        let exports = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
+        (imports, exports)
+    }
+
     /// Compiles `wasm` into the cache (no-op when it is there already). Returns whether it was.
     pub fn precompile(&self, path: &Path) -> Result<bool, LoadError> {
         let bytes = read(path)?;
@@ -413,15 +422,7 @@ impl Runtime {
         let name = path.display().to_string();
         let bytes = read(path)?;
         let (component, cached) = self.compile(&name, &bytes)?;
-        let ty = component.component_type();
-        let imports: Vec<String> = ty
-            .imports(&self.inner.engine)
-            .map(|(n, _)| n.to_owned())
-            .collect();
-        let exports: Vec<String> = ty
-            .exports(&self.inner.engine)
-            .map(|(n, _)| n.to_owned())
-            .collect();
+        let (imports, exports) = self.names(&component);
         let problem = check_version(&name, &imports, &exports).err();
         let netns_version = imports
             .iter()
@@ -458,15 +459,7 @@ impl Runtime {
         policy: Policy,
     ) -> Result<Plugin, LoadError> {
         let (component, _) = self.compile(name, bytes)?;
-        let ty = component.component_type();
-        let imports: Vec<String> = ty
-            .imports(&self.inner.engine)
-            .map(|(n, _)| n.to_owned())
-            .collect();
-        let exports: Vec<String> = ty
-            .exports(&self.inner.engine)
-            .map(|(n, _)| n.to_owned())
-            .collect();
+        let (imports, exports) = self.names(&component);
         check_version(name, &imports, &exports)?;
         let link_err = |e: wasmtime::Error| LoadError::Link {
             plugin: name.to_owned(),
