@@ -75,7 +75,7 @@ fn help_teaches_the_commands() {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
     }
     let out = nsplug(&["frobnicate"], None);
-    assert_eq!(out.status.code(), Some(2), "clap's usage error");
+    assert_eq!(out.status.code(), Some(1), "a usage error is status 1");
     assert!(text(&out.stderr).contains("frobnicate"));
 }
 

@@ -14,5 +14,13 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    cli::main(Cli::parse())
+    match Cli::try_parse() {
+        Ok(parsed) => cli::main(parsed),
+        // --help and --version print to stdout and succeed; usage errors are status 1, as the
+        // help text says (status 2 means the plugin returned an error).
+        Err(e) => {
+            let _ = e.print();
+            ExitCode::from(if e.use_stderr() { 1 } else { 0 })
+        }
+    }
 }
