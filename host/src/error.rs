@@ -146,6 +146,18 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A malformed argument (an address, a prefix, a MAC, an interface name, …); nothing was
+    /// sent to the kernel.
+    #[error("invalid {what} {value:?}: {reason}")]
+    InvalidArgument {
+        /// What the argument is (`address`, `MAC address`, …).
+        what: &'static str,
+        /// The value as given (truncated to 64 characters).
+        value: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+
     /// A sysctl key failed validation.
     #[error("invalid sysctl key {key:?}: {reason}")]
     InvalidSysctlKey {
@@ -222,21 +234,23 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum ErrorCode {
     /// The policy does not allow the request; nothing was executed.
     DeniedByPolicy,
-    /// EPERM, EACCES.
+    /// EPERM, EACCES, EROFS.
     PermissionDenied,
-    /// ENOENT, ENODEV, ESRCH, ENXIO, EADDRNOTAVAIL; a namespace name that does not exist.
+    /// ENOENT, ENODEV, ESRCH, ENXIO, ENOTDIR, EADDRNOTAVAIL, ENETUNREACH, EHOSTUNREACH; a
+    /// namespace name that does not exist.
     NotFound,
     /// EEXIST, EADDRINUSE.
     AlreadyExists,
-    /// EINVAL, ERANGE, E2BIG, ENAMETOOLONG; invalid names, keys and values.
+    /// EINVAL, ERANGE, E2BIG, ENAMETOOLONG, EISDIR, EMSGSIZE; invalid names, keys and values.
     InvalidArgument,
-    /// EOPNOTSUPP, ENOSYS, EAFNOSUPPORT, EPROTONOSUPPORT; platforms without namespaces.
+    /// EOPNOTSUPP, ENOSYS, EAFNOSUPPORT, EPROTONOSUPPORT, ENOPKG; a link kind this kernel lacks;
+    /// platforms without namespaces.
     NotSupported,
-    /// ETIMEDOUT, EAGAIN from a receive timeout; a job deadline.
+    /// ETIMEDOUT, ETIME; a netlink receive timeout; a job deadline.
     TimedOut,
-    /// EBUSY.
+    /// EBUSY, EAGAIN, ENOTEMPTY, EALREADY, EINPROGRESS.
     Busy,
-    /// ENOMEM, ENOBUFS, ENOSPC.
+    /// ENOMEM, ENOBUFS, ENOSPC, ENFILE, EMFILE, EMLINK.
     ResourceExhausted,
     /// A per-call policy limit was reached.
     LimitExceeded,
@@ -245,30 +259,56 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// The code for a kernel errno. Unknown errnos are `Io`, logged with their number.
+    /// The code for a kernel errno. Every Linux errno has an entry in [`ErrorCode::for_errno`];
+    /// a number outside that table is `Io`, logged with the number.
     pub fn from_errno(errno: i32) -> ErrorCode {
+        ErrorCode::for_errno(errno).unwrap_or_else(|| {
+            tracing::warn!(errno, "unknown errno mapped to error-code `io`");
+            ErrorCode::Io
+        })
+    }
+
+    /// The table: every Linux errno (1 to 133), each mapped deliberately; `None` for numbers
+    /// that are not Linux errnos (and on other platforms).
+    pub fn for_errno(errno: i32) -> Option<ErrorCode> {
         #[cfg(target_os = "linux")]
         {
+            use ErrorCode::*;
             use libc::*;
-            match errno {
-                EPERM | EACCES => ErrorCode::PermissionDenied,
-                ENOENT | ENODEV | ESRCH | ENXIO | EADDRNOTAVAIL => ErrorCode::NotFound,
-                EEXIST | EADDRINUSE => ErrorCode::AlreadyExists,
-                EINVAL | ERANGE | E2BIG | ENAMETOOLONG => ErrorCode::InvalidArgument,
-                EOPNOTSUPP | ENOSYS | EAFNOSUPPORT | EPROTONOSUPPORT => ErrorCode::NotSupported,
-                ETIMEDOUT | EAGAIN => ErrorCode::TimedOut,
-                EBUSY => ErrorCode::Busy,
-                ENOMEM | ENOBUFS | ENOSPC => ErrorCode::ResourceExhausted,
-                other => {
-                    tracing::debug!(errno = other, "kernel errno without a specific error-code");
-                    ErrorCode::Io
+            Some(match errno {
+                EPERM | EACCES | EROFS | EKEYEXPIRED | EKEYREVOKED | EKEYREJECTED => {
+                    PermissionDenied
                 }
-            }
+                ENOENT | ESRCH | ENXIO | ENODEV | ENOTDIR | ENOMSG | EIDRM | ENODATA | ENONET
+                | EADDRNOTAVAIL | ENETUNREACH | EHOSTUNREACH | ESTALE | ENOMEDIUM | ENOKEY => {
+                    NotFound
+                }
+                EEXIST | EADDRINUSE | ENOTUNIQ | EISCONN => AlreadyExists,
+                E2BIG | ENOTBLK | EXDEV | EISDIR | EINVAL | EFBIG | ESPIPE | EDOM | ERANGE
+                | ENAMETOOLONG | ELOOP | EBADMSG | EOVERFLOW | EILSEQ | EDESTADDRREQ | EMSGSIZE
+                | EMEDIUMTYPE => InvalidArgument,
+                ENOTTY | ENOSYS | ENOPKG | ELIBACC | ELIBBAD | ELIBSCN | ELIBMAX | ELIBEXEC
+                | EPROTOTYPE | ENOPROTOOPT | EPROTONOSUPPORT | ESOCKTNOSUPPORT | EOPNOTSUPP
+                | EPFNOSUPPORT | EAFNOSUPPORT => NotSupported,
+                ETIME | ETIMEDOUT => TimedOut,
+                EAGAIN | EBUSY | ETXTBSY | EDEADLK | ENOTEMPTY | EALREADY | EINPROGRESS => Busy,
+                ENOMEM | ENFILE | EMFILE | ENOSPC | EMLINK | ENOLCK | ENOSR | EUSERS | ENOBUFS
+                | ETOOMANYREFS | EDQUOT => ResourceExhausted,
+                EINTR | EIO | ENOEXEC | EBADF | ECHILD | EFAULT | EPIPE | ECHRNG | EL2NSYNC
+                | EL3HLT | EL3RST | ELNRNG | EUNATCH | ENOCSI | EL2HLT | EBADE | EBADR | EXFULL
+                | ENOANO | EBADRQC | EBADSLT | EBFONT | ENOSTR | EREMOTE | ENOLINK | EADV
+                | ESRMNT | ECOMM | EPROTO | EMULTIHOP | EDOTDOT | EBADFD | EREMCHG | ERESTART
+                | ESTRPIPE | ENOTSOCK | ENETDOWN | ENETRESET | ECONNABORTED | ECONNRESET
+                | ENOTCONN | ESHUTDOWN | ECONNREFUSED | EHOSTDOWN | EUCLEAN | ENOTNAM | ENAVAIL
+                | EISNAM | EREMOTEIO | ECANCELED | EOWNERDEAD | ENOTRECOVERABLE | ERFKILL
+                | EHWPOISON => Io,
+                _ => return None,
+            })
         }
         #[cfg(not(target_os = "linux"))]
         {
             let _ = errno;
-            ErrorCode::Io
+            None
         }
     }
 
@@ -290,6 +330,17 @@ impl ErrorCode {
     }
 }
 
+impl Error {
+    /// An [`Error::InvalidArgument`] for `value`, truncated for display.
+    pub(crate) fn invalid(what: &'static str, value: &str, reason: &'static str) -> Error {
+        Error::InvalidArgument {
+            what,
+            value: value.chars().take(64).collect(),
+            reason,
+        }
+    }
+}
+
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -300,9 +351,9 @@ impl Error {
     /// The guest-visible code for this error.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::InvalidName { .. } | Error::InvalidSysctlKey { .. } => {
-                ErrorCode::InvalidArgument
-            }
+            Error::InvalidName { .. }
+            | Error::InvalidSysctlKey { .. }
+            | Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
             Error::NamespaceNotFound { .. } | Error::Stale { .. } => ErrorCode::NotFound,
             Error::WrongKind { .. } => ErrorCode::InvalidArgument,
             Error::KindNotEnterable { .. } | Error::NotSupported { .. } => ErrorCode::NotSupported,
@@ -322,6 +373,45 @@ impl Error {
             | Error::ThreadPoisoned
             | Error::NotInBaseline { .. }
             | Error::ShutDown => ErrorCode::Io,
+        }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn every_linux_errno_is_mapped_deliberately() {
+        // Linux errnos are 1..=133 except 41 and 58, which are unused.
+        for errno in (1..=133).filter(|e| ![41, 58].contains(e)) {
+            assert!(
+                ErrorCode::for_errno(errno).is_some(),
+                "errno {errno} ({}) has no entry",
+                std::io::Error::from_raw_os_error(errno)
+            );
+        }
+        assert_eq!(ErrorCode::for_errno(41), None);
+        assert_eq!(ErrorCode::for_errno(4000), None);
+        assert_eq!(ErrorCode::from_errno(4000), ErrorCode::Io);
+    }
+
+    #[test]
+    fn the_codes_plugins_rely_on() {
+        use libc::*;
+        let cases = [
+            (EPERM, ErrorCode::PermissionDenied),
+            (EEXIST, ErrorCode::AlreadyExists),
+            (ENODEV, ErrorCode::NotFound),
+            (EOPNOTSUPP, ErrorCode::NotSupported),
+            (EINVAL, ErrorCode::InvalidArgument),
+            (EBUSY, ErrorCode::Busy),
+            (ENOBUFS, ErrorCode::ResourceExhausted),
+            (ETIMEDOUT, ErrorCode::TimedOut),
+            (ENETDOWN, ErrorCode::Io),
+        ];
+        for (errno, code) in cases {
+            assert_eq!(ErrorCode::from_errno(errno), code, "errno {errno}");
         }
     }
 }

@@ -12,7 +12,8 @@
 //! [grant]
 //! namespaces = ["blue", "red"]        # exact names
 //! namespace_prefixes = ["cni-"]       # any namespace whose name starts with one of these
-//! host = false                        # the host's own namespace (default: no)
+//! host = "none"                       # the host's own namespace: "none" (default), "read"
+//!                                     # (open it and read), or "write" (change it too)
 //! operations = ["read"]               # read, link, address, route, neighbor, sysctl, namespace
 //! sysctl_prefixes = ["net/ipv4/conf"] # keys the plugin may write (with `sysctl`)
 //!
@@ -31,7 +32,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::netns::validate_name;
+use crate::netns::{Namespace, validate_name};
+use crate::ops::batch::Op;
 use crate::ops::sysctl::SysctlKey;
 
 /// A class of operations, as policies grant and plugins declare them.
@@ -69,6 +71,19 @@ impl fmt::Display for OpClass {
     }
 }
 
+/// What a policy grants on the host's own namespace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostAccess {
+    /// Not even opening it (the default).
+    #[default]
+    None,
+    /// Opening it and reading (links, addresses, routes, sysctls).
+    Read,
+    /// Also changing it, within the granted operation classes.
+    Write,
+}
+
 /// Per-call limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -100,7 +115,7 @@ pub struct Policy {
     pub name: Option<String>,
     namespaces: BTreeSet<String>,
     prefixes: Vec<String>,
-    host: bool,
+    host: HostAccess,
     classes: BTreeSet<OpClass>,
     sysctl_prefixes: Vec<Vec<String>>,
     /// Per-call limits.
@@ -146,7 +161,7 @@ struct GrantSection {
     #[serde(default)]
     namespace_prefixes: Vec<Spanned<String>>,
     #[serde(default)]
-    host: bool,
+    host: HostAccess,
     #[serde(default)]
     operations: Vec<OpClass>,
     #[serde(default)]
@@ -278,10 +293,15 @@ impl Policy {
         self
     }
 
-    /// Also grant the host's own namespace.
-    pub fn with_host(mut self) -> Policy {
-        self.host = true;
+    /// Also grant the host's own namespace, for reading or also for writing.
+    pub fn with_host(mut self, access: HostAccess) -> Policy {
+        self.host = access;
         self
+    }
+
+    /// What the policy grants on the host's own namespace.
+    pub fn host_access(&self) -> HostAccess {
+        self.host
     }
 
     /// Also grant sysctl writes under `prefix` (components, e.g. `["net", "ipv4", "conf"]`).
@@ -318,6 +338,9 @@ pub enum Denial {
     /// The host namespace needs an explicit grant and a declaration.
     #[error("the host namespace is not {0}")]
     HostNotGranted(&'static str),
+    /// Changing the host namespace needs `host = "write"`.
+    #[error("changes to the host namespace ({0}) are not granted by the policy (host = \"write\")")]
+    HostWriteNotGranted(&'static str),
     /// The operator did not grant this class.
     #[error("operation class `{0}` is not granted by the policy")]
     ClassNotGranted(OpClass),
@@ -369,10 +392,36 @@ impl Grant {
     /// May the plugin open the host's own namespace?
     pub fn check_host(&self) -> Result<(), Denial> {
         match (self.policy.host, self.declared_host) {
-            (true, true) => Ok(()),
-            (false, _) => Err(Denial::HostNotGranted("granted by the policy")),
-            (true, false) => Err(Denial::HostNotGranted("declared by the plugin")),
+            (HostAccess::None, _) => Err(Denial::HostNotGranted("granted by the policy")),
+            (_, false) => Err(Denial::HostNotGranted("declared by the plugin")),
+            (_, true) => Ok(()),
         }
+    }
+
+    /// May the plugin run `op` in `ns`? Checks its class (and sysctl key), and, when it changes
+    /// the host's own namespace (`host`) — where it runs, where a new link lands, where a link
+    /// moves — that the policy grants host writes. Namespaces themselves were checked when the
+    /// plugin opened them.
+    pub fn check_op(&self, op: &Op, ns: &Namespace, host: &Namespace) -> Result<(), Denial> {
+        match op {
+            Op::SysctlSet(key, _) => self.check_sysctl_write(key)?,
+            _ => self.check_class(op.class())?,
+        }
+        let touches_host = || {
+            std::iter::once(ns)
+                .chain(op.other_namespaces())
+                .any(|n| n.id() == host.id())
+        };
+        if op.writes() && self.policy.host != HostAccess::Write && touches_host() {
+            return Err(Denial::HostWriteNotGranted(op.name()));
+        }
+        Ok(())
+    }
+
+    /// May the plugin create or delete the named namespace?
+    pub fn check_lifecycle(&self, name: &str) -> Result<(), Denial> {
+        self.check_class(OpClass::Namespace)?;
+        self.check_namespace(name)
     }
 
     /// May the plugin use operations of `class`?
@@ -436,6 +485,7 @@ wall_time_ms = 500
     #[test]
     fn empty_policy_denies_everything() {
         let g = Grant::new(Policy::parse("", "p.toml").unwrap(), [OpClass::Read], true);
+        assert_eq!(g.policy().host_access(), HostAccess::None);
         assert!(g.check_namespace("blue").is_err());
         assert!(g.check_host().is_err());
         assert!(g.check_class(OpClass::Read).is_err());
@@ -463,7 +513,7 @@ wall_time_ms = 500
 
     #[test]
     fn host_needs_both_sides() {
-        let granted = Policy::default().with_host();
+        let granted = Policy::default().with_host(HostAccess::Read);
         assert!(Grant::new(granted.clone(), [], true).check_host().is_ok());
         assert!(Grant::new(granted, [], false).check_host().is_err());
         assert!(
@@ -493,7 +543,7 @@ wall_time_ms = 500
         assert_eq!(e.line, 2, "{e}");
         assert!(e.to_string().starts_with("bad.toml:2:"), "{e}");
 
-        let bad_type = "[grant]\nhost = \"yes\"\n";
+        let bad_type = "[grant]\nhost = true\n";
         assert_eq!(Policy::parse(bad_type, "bad.toml").unwrap_err().line, 2);
     }
 }

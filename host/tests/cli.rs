@@ -32,6 +32,17 @@ fn nsplug(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// The plugin tests below exist only when the build script could build the demo plugin; this
+/// one makes its absence a failure, never a silent skip.
+#[test]
+fn the_demo_plugin_was_built() {
+    assert!(
+        option_env!("NSPLUG_DEMO_PLUGIN").is_some(),
+        "host/build.rs could not build examples/list-links-rust for wasm32-wasip2 (see its cargo \
+         warnings), so the CLI's plugin tests were not compiled"
+    );
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -145,12 +156,12 @@ fn inspect_names_the_version() {
     let out = nsplug(&["inspect", PLUGIN], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("nsplug:netns version: 0.1.0"), "{stdout}");
+    assert!(stdout.contains("nsplug:netns version: 0.1.1"), "{stdout}");
     assert!(
-        stdout.contains("supported by this host (nsplug:netns@0.1.0): yes"),
+        stdout.contains("supported by this host (nsplug:netns@0.1.1): yes"),
         "{stdout}"
     );
-    assert!(stdout.contains("nsplug:netns/handler@0.1.0"), "{stdout}");
+    assert!(stdout.contains("nsplug:netns/handler@0.1.1"), "{stdout}");
     let out = nsplug(&["inspect", "/etc/hostname"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("not a valid WebAssembly component"));

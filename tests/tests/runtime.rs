@@ -1,4 +1,7 @@
 //! The plugin runtime end to end: real components, real wasmtime, real namespaces (as root).
+//!
+//! Every test takes [`serial`]: the descriptor, memory and thread checks need the process to
+//! themselves, and the other tests open descriptors and start threads.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -40,6 +43,7 @@ fn with_veth(t: &TestNs) {
 
 #[test]
 fn plugin_lists_links_end_to_end() {
+    let _serial = serial();
     let t = TestNs::new("rt-happy");
     with_veth(&t);
     t.ip(&["address", "add", "10.99.0.1/24", "dev", "nsp0"]);
@@ -81,6 +85,7 @@ fn plugin_lists_links_end_to_end() {
 
 #[test]
 fn ungranted_namespace_is_denied_not_trapped() {
+    let _serial = serial();
     let (t, other) = (TestNs::new("rt-deny"), TestNs::new("rt-deny2"));
     let rt = runtime();
     let plugin = load(&rt, read_policy(&t));
@@ -98,6 +103,7 @@ fn ungranted_namespace_is_denied_not_trapped() {
 
 #[test]
 fn host_namespace_needs_a_grant() {
+    let _serial = serial();
     let t = TestNs::new("rt-host");
     let rt = runtime();
     match load(&rt, read_policy(&t)).call("host", "") {
@@ -106,12 +112,16 @@ fn host_namespace_needs_a_grant() {
         }
         other => panic!("expected a denial, got {other:?}"),
     }
-    let granted = load(&rt, read_policy(&t).with_host());
+    let granted = load(
+        &rt,
+        read_policy(&t).with_host(nsplug_host::policy::HostAccess::Read),
+    );
     assert_eq!(granted.call("host", "").unwrap(), "host");
 }
 
 #[test]
 fn invalid_names_are_invalid_argument() {
+    let _serial = serial();
     let t = TestNs::new("rt-names");
     let rt = runtime();
     // Even a policy granting every name by prefix cannot make these valid.
@@ -138,6 +148,7 @@ fn invalid_names_are_invalid_argument() {
 
 #[test]
 fn denied_batch_runs_nothing() {
+    let _serial = serial();
     let t = TestNs::new("rt-batch");
     let rt = runtime();
     let prefix = nsplug_host::ops::sysctl::SysctlKey::parse("net/ipv4/conf").unwrap();
@@ -211,6 +222,7 @@ fn infinite_loop_is_interrupted_within_budget() {
 
 #[test]
 fn memory_bomb_is_contained() {
+    let _serial = serial();
     let t = TestNs::new("rt-bomb");
     let rt = runtime();
     let plugin = load(
@@ -233,6 +245,7 @@ fn memory_bomb_is_contained() {
 
 #[test]
 fn huge_inputs_are_clean_errors() {
+    let _serial = serial();
     let t = TestNs::new("rt-huge");
     let rt = runtime();
     let plugin = load(&rt, read_policy(&t).with_prefix("n"));
@@ -257,6 +270,7 @@ fn huge_inputs_are_clean_errors() {
 
 #[test]
 fn dropped_handle_traps_only_that_instance() {
+    let _serial = serial();
     let t = TestNs::new("rt-dropped");
     let rt = runtime();
     let plugin = load(&rt, read_policy(&t));
@@ -267,6 +281,7 @@ fn dropped_handle_traps_only_that_instance() {
 
 #[test]
 fn guest_panic_and_error_leave_the_host_fine() {
+    let _serial = serial();
     let t = TestNs::new("rt-panic");
     let rt = runtime();
     let plugin = load(&rt, read_policy(&t));
@@ -379,6 +394,7 @@ fn parallel_calls_from_eight_threads_to_four_plugins() {
 
 #[test]
 fn policy_files_with_mistakes_name_file_and_line() {
+    let _serial = serial();
     let dir = std::env::temp_dir().join(format!("nsplug-policy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cases = [
@@ -408,6 +424,7 @@ fn policy_files_with_mistakes_name_file_and_line() {
 
 #[test]
 fn unsupported_version_is_refused_naming_both() {
+    let _serial = serial();
     let rt = runtime();
     let err = rt
         .load(Path::new(FUTURE_GUEST), Policy::default())
@@ -415,7 +432,7 @@ fn unsupported_version_is_refused_naming_both() {
     assert!(matches!(err, LoadError::UnsupportedVersion { .. }), "{err}");
     let message = err.to_string();
     assert!(message.contains("nsplug:netns@0.9.0"), "{message}");
-    assert!(message.contains("nsplug:netns@0.1.0"), "{message}");
+    assert!(message.contains("nsplug:netns@0.1.1"), "{message}");
     let inspection = rt.inspect(Path::new(FUTURE_GUEST)).unwrap();
     assert_eq!(inspection.netns_version.as_deref(), Some("0.9.0"));
     assert!(!inspection.supported);
@@ -423,6 +440,7 @@ fn unsupported_version_is_refused_naming_both() {
 
 #[test]
 fn compiled_plugins_are_cached_on_disk() {
+    let _serial = serial();
     let dir = std::env::temp_dir().join(format!("nsplug-cache-{}", std::process::id()));
     let build = || {
         Runtime::builder()

@@ -79,8 +79,8 @@ fn describe(name: &str) -> Value {
             let mut addresses = Vec::new();
             for result in results {
                 match result {
-                    nsplug_guest::OpResult::Links(l) => links = l.iter().map(link_json).collect(),
-                    nsplug_guest::OpResult::Addresses(a) => {
+                    nsplug_guest::Response::Links(l) => links = l.iter().map(link_json).collect(),
+                    nsplug_guest::Response::Addresses(a) => {
                         addresses = a.iter().map(address_json).collect()
                     }
                     _ => {}

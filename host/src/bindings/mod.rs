@@ -7,9 +7,12 @@
 //! catches) and for an executor thread that lost its namespace under a call.
 
 mod address;
+mod batch;
 mod link;
 mod log;
 mod namespace;
+mod neighbor;
+mod route;
 mod sysctl;
 
 use std::sync::Arc;
@@ -21,8 +24,12 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::error::ErrorCode as HostCode;
 use crate::netns::Namespace;
+use crate::ops::batch::{Op, Outcome};
 use crate::policy::Denial;
 use crate::runtime::PluginShared;
+
+/// Longest batch accepted, whatever the policy's operation budget.
+pub(crate) const MAX_BATCH: usize = 4096;
 
 mod generated {
     wasmtime::component::bindgen!({
@@ -51,6 +58,14 @@ const OUTPUT_CAPACITY: usize = 64 * 1024;
 pub(crate) enum HostError {
     Code(ErrorCode),
     Trap(wasmtime::Error),
+}
+
+impl HostError {
+    /// An outcome of the wrong shape for its operation: a host bug, reported as `io`.
+    fn unexpected() -> HostError {
+        tracing::error!("host operation returned an outcome of the wrong kind");
+        HostError::Code(ErrorCode::Io)
+    }
 }
 
 impl From<ErrorCode> for HostError {
@@ -209,15 +224,66 @@ impl StoreState {
         Ok(self.table.get(ns)?)
     }
 
-    /// After a host operation: if the executor thread running this call could not restore its
-    /// namespace, the call must end now (its instance dies with the thread).
-    fn after_op<T>(&self, result: Result<T, HostError>) -> Result<T, HostError> {
-        if crate::executor::current_thread_poisoned() {
-            return Err(HostError::Trap(wasmtime::format_err!(
-                "the executor thread running this call lost its namespace; the call is aborted"
-            )));
+    /// The namespace behind a handle the guest passed (a borrow the component model keeps
+    /// valid for the call; a bad one is a contract violation, so a trap).
+    fn namespace(&self, ns: &Resource<NetnsHandle>) -> wasmtime::Result<Namespace> {
+        Ok(self.handle(ns)?.ns.clone())
+    }
+
+    /// The one path every request of a guest takes: checks all of `ops` against the policy
+    /// before any runs, spends the call's operation budget, runs them in `ns` in one visit and
+    /// maps the first failure to its index and code. The outer error is a trap.
+    fn perform(
+        &mut self,
+        ns: &Resource<NetnsHandle>,
+        ops: Vec<Op>,
+    ) -> wasmtime::Result<Result<Vec<Outcome>, (usize, ErrorCode)>> {
+        let handle = self.handle(ns)?;
+        let (target, name) = (handle.ns.clone(), handle.name.clone());
+        if ops.len() > MAX_BATCH {
+            tracing::warn!(plugin = %self.plugin.name, len = ops.len(), "batch too long");
+            return Ok(Err((0, ErrorCode::LimitExceeded)));
         }
-        result
+        let host = self.plugin.executor.host();
+        for (index, op) in ops.iter().enumerate() {
+            if let Err(denial) = self.plugin.grant.check_op(op, &target, host) {
+                self.deny(denial, &name, op.name());
+                return Ok(Err((index, ErrorCode::DeniedByPolicy)));
+            }
+        }
+        if let Err(HostError::Code(code)) = self.spend(ops.len() as u64) {
+            return Ok(Err((0, code)));
+        }
+        let result = crate::ops::batch::run(&self.plugin.executor, &target, ops).map_err(|f| {
+            tracing::debug!(plugin = %self.plugin.name, namespace = %name, index = f.index, error = %f.error, "host operation failed");
+            (f.index, f.error.code().into())
+        });
+        self.check_thread()?;
+        Ok(result)
+    }
+
+    /// [`StoreState::perform`] for one operation: its outcome, or its error code.
+    fn perform_one(&mut self, ns: &Resource<NetnsHandle>, op: Op) -> Result<Outcome, HostError> {
+        match self.perform(ns, vec![op]).map_err(HostError::Trap)? {
+            Ok(mut outcomes) => outcomes.pop().ok_or(HostError::Code(ErrorCode::Io)),
+            Err((_, code)) => Err(HostError::Code(code)),
+        }
+    }
+
+    /// [`StoreState::perform_one`] for an operation with no value.
+    fn perform_done(&mut self, ns: &Resource<NetnsHandle>, op: Op) -> Result<(), HostError> {
+        self.perform_one(ns, op).map(drop)
+    }
+
+    /// After a host operation: if the executor thread running this call could not restore its
+    /// namespace, the call must end now with a trap (its instance dies with the thread).
+    fn check_thread(&self) -> wasmtime::Result<()> {
+        if crate::executor::current_thread_poisoned() {
+            wasmtime::bail!(
+                "the executor thread running this call lost its namespace; the call is aborted"
+            );
+        }
+        Ok(())
     }
 }
 

@@ -2,15 +2,13 @@
 
 use wasmtime::component::Resource;
 
+use super::batch::batch_error;
 use super::generated::nsplug::netns::namespace::{BatchError, Host, HostNetns, Op, OpResult};
 use super::generated::nsplug::netns::types::{Address, ErrorCode, Link};
 use super::{HostError, NetnsHandle, StoreState};
 use crate::netns::validate_name;
-use crate::ops::{address, link, sysctl};
-use crate::policy::OpClass;
-
-/// Longest batch accepted, whatever the policy's operation budget.
-pub(crate) const MAX_BATCH: usize = 4096;
+use crate::ops::batch::{Op as HostOp, Outcome};
+use crate::ops::sysctl::SysctlKey;
 
 impl StoreState {
     fn push_handle(&mut self, handle: NetnsHandle) -> Result<Resource<NetnsHandle>, HostError> {
@@ -52,88 +50,49 @@ impl HostNetns for StoreState {
         })
     }
 
+    fn create(&mut self, name: String) -> Result<Resource<NetnsHandle>, HostError> {
+        validate_name(&name).map_err(HostError::from)?;
+        if let Err(denial) = self.plugin.grant.check_lifecycle(&name) {
+            return Err(self.deny(denial, &name, "namespace create"));
+        }
+        self.spend(1)?;
+        let created = self.plugin.executor.create_namespace(&name);
+        self.check_thread().map_err(HostError::Trap)?;
+        let ns = created.map_err(HostError::from)?;
+        self.push_handle(NetnsHandle { ns, name })
+    }
+
     fn name(&mut self, ns: Resource<NetnsHandle>) -> wasmtime::Result<String> {
         Ok(self.handle(&ns)?.name.clone())
     }
 
+    /// The 0.1.0 batch: a thin adapter over the one batch path (`batch.run`).
     fn batch(
         &mut self,
         ns: Resource<NetnsHandle>,
         ops: Vec<Op>,
     ) -> wasmtime::Result<Result<Vec<OpResult>, BatchError>> {
-        let fail = |index: usize, code: ErrorCode| {
-            Ok(Err(BatchError {
-                index: index as u32,
-                code,
-            }))
-        };
-        let handle = self.handle(&ns)?;
-        let (target, name) = (handle.ns.clone(), handle.name.clone());
-        if ops.len() > MAX_BATCH {
-            tracing::warn!(plugin = %self.plugin.name, len = ops.len(), "batch too long");
-            return fail(0, ErrorCode::LimitExceeded);
+        if ops.len() > super::MAX_BATCH {
+            return Ok(Err(batch_error(0, ErrorCode::LimitExceeded)));
         }
-        // Check the whole batch before anything runs.
         let mut plan = Vec::with_capacity(ops.len());
         for (index, op) in ops.into_iter().enumerate() {
             let planned = match op {
-                Op::LinkList => Planned::LinkList,
-                Op::LinkGet(ifname) => match link::validate_ifname(&ifname) {
-                    Ok(()) => Planned::LinkGet(ifname),
-                    Err(_) => return fail(index, ErrorCode::InvalidArgument),
-                },
-                Op::AddressList => Planned::AddressList,
-                Op::SysctlGet(key) => match sysctl::SysctlKey::new(key) {
-                    Ok(key) => Planned::SysctlGet(key),
-                    Err(_) => return fail(index, ErrorCode::InvalidArgument),
-                },
-                Op::SysctlSet((key, value)) => match sysctl::SysctlKey::new(key) {
-                    Ok(key) if value.len() <= sysctl::MAX_VALUE_LEN => {
-                        Planned::SysctlSet(key, value)
-                    }
-                    _ => return fail(index, ErrorCode::InvalidArgument),
-                },
+                Op::LinkList => Ok(HostOp::LinkList),
+                Op::LinkGet(name) => Ok(HostOp::LinkGet(name)),
+                Op::AddressList => Ok(HostOp::AddressList),
+                Op::SysctlGet(key) => SysctlKey::new(key).map(HostOp::SysctlGet),
+                Op::SysctlSet((key, value)) => super::sysctl::sysctl_set(key, value),
             };
-            let allowed = match &planned {
-                Planned::SysctlSet(key, _) => self.plugin.grant.check_sysctl_write(key),
-                _ => self.plugin.grant.check_class(OpClass::Read),
-            };
-            if let Err(denial) = allowed {
-                self.deny(denial, &name, planned.op_name());
-                return fail(index, ErrorCode::DeniedByPolicy);
+            match planned {
+                Ok(op) => plan.push(op),
+                Err(e) => return Ok(Err(batch_error(index, e.code().into()))),
             }
-            plan.push(planned);
         }
-        if let Err(HostError::Code(code)) = self.spend(plan.len() as u64) {
-            return fail(0, code);
-        }
-
-        // One visit to the namespace: the whole batch is one executor job (inline on the
-        // thread running this call); the netlink ops use the socket bound to the namespace.
-        let executor = self.plugin.executor.clone();
-        let job_ns = target.clone();
-        let ran = executor.run(&target, {
-            let executor = executor.clone();
-            move || run_plan(&executor, &job_ns, plan)
-        });
-        let result = match ran {
-            Ok(done) => match done.into_value() {
-                Ok(results) => Ok(results),
-                Err((index, e)) => Err(BatchError {
-                    index: index as u32,
-                    code: HostError::from(e).code_or_io(),
-                }),
-            },
-            Err(e) => Err(BatchError {
-                index: 0,
-                code: HostError::from(e).code_or_io(),
-            }),
-        };
-        match self.after_op(Ok(())) {
-            Ok(()) => Ok(result),
-            Err(HostError::Trap(trap)) => Err(trap),
-            Err(HostError::Code(_)) => Ok(result),
-        }
+        Ok(self
+            .perform(&ns, plan)?
+            .map(|outcomes| outcomes.into_iter().map(op_result).collect())
+            .map_err(|(index, code)| batch_error(index, code)))
     }
 
     fn drop(&mut self, ns: Resource<NetnsHandle>) -> wasmtime::Result<()> {
@@ -144,6 +103,18 @@ impl HostNetns for StoreState {
 }
 
 impl Host for StoreState {
+    fn delete(&mut self, name: String) -> Result<(), HostError> {
+        validate_name(&name).map_err(HostError::from)?;
+        if let Err(denial) = self.plugin.grant.check_lifecycle(&name) {
+            return Err(self.deny(denial, &name, "namespace delete"));
+        }
+        self.spend(1)?;
+        self.plugin
+            .executor
+            .delete_namespace(&name)
+            .map_err(HostError::from)
+    }
+
     fn granted(&mut self) -> wasmtime::Result<Vec<String>> {
         let policy = self.plugin.grant.policy();
         let mut names = std::collections::BTreeSet::new();
@@ -162,59 +133,15 @@ impl Host for StoreState {
     }
 }
 
-impl HostError {
-    fn code_or_io(self) -> ErrorCode {
-        match self {
-            HostError::Code(code) => code,
-            HostError::Trap(_) => ErrorCode::Io,
+/// A 0.2-shaped outcome as a 0.1.0 `op-result` (0.1.0 ops only produce these shapes).
+fn op_result(outcome: Outcome) -> OpResult {
+    match outcome {
+        Outcome::Links(links) => OpResult::Links(links.into_iter().map(Link::from).collect()),
+        Outcome::Link(l) => OpResult::Link(l.into()),
+        Outcome::Addresses(all) => {
+            OpResult::Addresses(all.into_iter().map(Address::from).collect())
         }
+        Outcome::Value(v) => OpResult::Value(v),
+        _ => OpResult::Done,
     }
-}
-
-/// A batch op after validation, in host types.
-enum Planned {
-    LinkList,
-    LinkGet(String),
-    AddressList,
-    SysctlGet(sysctl::SysctlKey),
-    SysctlSet(sysctl::SysctlKey, String),
-}
-
-impl Planned {
-    fn op_name(&self) -> &'static str {
-        match self {
-            Planned::LinkList => "link list",
-            Planned::LinkGet(_) => "link get",
-            Planned::AddressList => "address list",
-            Planned::SysctlGet(_) => "sysctl get",
-            Planned::SysctlSet(..) => "sysctl set",
-        }
-    }
-}
-
-/// Runs a checked batch inside the namespace; stops at the first failure.
-fn run_plan(
-    executor: &crate::Executor,
-    ns: &crate::Namespace,
-    plan: Vec<Planned>,
-) -> Result<Vec<OpResult>, (usize, crate::Error)> {
-    let mut results = Vec::with_capacity(plan.len());
-    for (index, op) in plan.into_iter().enumerate() {
-        let result = match op {
-            Planned::LinkList => link::list(executor, ns)
-                .map(|links| OpResult::Links(links.into_iter().map(Link::from).collect())),
-            Planned::LinkGet(name) => {
-                link::get(executor, ns, &name).map(|l| OpResult::Link(Link::from(l)))
-            }
-            Planned::AddressList => address::list(executor, ns).map(|addresses| {
-                OpResult::Addresses(addresses.into_iter().map(Address::from).collect())
-            }),
-            Planned::SysctlGet(key) => sysctl::get(executor, ns, &key).map(OpResult::Value),
-            Planned::SysctlSet(key, value) => {
-                sysctl::set(executor, ns, &key, &value).map(|()| OpResult::Done)
-            }
-        };
-        results.push(result.map_err(|e| (index, e))?);
-    }
-    Ok(results)
 }

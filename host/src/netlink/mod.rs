@@ -12,14 +12,14 @@ mod route;
 #[cfg(target_os = "linux")]
 pub use route::RouteSocket;
 #[cfg(target_os = "linux")]
-pub(crate) use route::{Reply, SocketCache};
+pub(crate) use route::{Change, Reply, SocketCache};
 
 #[cfg(not(target_os = "linux"))]
 mod unsupported;
 #[cfg(not(target_os = "linux"))]
 pub use unsupported::RouteSocket;
 #[cfg(not(target_os = "linux"))]
-pub(crate) use unsupported::SocketCache;
+pub(crate) use unsupported::{SocketCache, unsupported_ops};
 
 /// How long a request waits for the kernel's answer.
 pub const RECEIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

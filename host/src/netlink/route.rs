@@ -5,7 +5,8 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use netlink_packet_core::{
-    NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkHeader,
+    NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 
@@ -41,6 +42,32 @@ pub(crate) enum Reply {
     Dump,
     /// One answer message (a `get`), or an error.
     One,
+    /// An acknowledgement of a change (`NLM_F_ACK`), or an error.
+    Ack(Change),
+}
+
+/// How a change request treats an existing object (the `NLM_F_*` flags `ip` sends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// `ip … add`: create, fail with `EEXIST` if it exists.
+    Create,
+    /// `ip … replace`: create or replace.
+    Replace,
+    /// `ip link set`, `ip … del`: act on an existing object.
+    Existing,
+}
+
+impl Reply {
+    fn flags(self) -> u16 {
+        NLM_F_REQUEST
+            | match self {
+                Reply::Dump => NLM_F_DUMP,
+                Reply::One => 0,
+                Reply::Ack(Change::Create) => NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+                Reply::Ack(Change::Replace) => NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+                Reply::Ack(Change::Existing) => NLM_F_ACK,
+            }
+    }
 }
 
 impl RouteSocket {
@@ -68,6 +95,25 @@ impl RouteSocket {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The error for `op` failing with `errno` on this socket's namespace.
+    pub(crate) fn error(&self, op: &'static str, errno: i32) -> Error {
+        Error::Netlink {
+            op,
+            ns: self.ns.clone(),
+            source: io::Error::from_raw_os_error(errno),
+        }
+    }
+
+    /// Sends a change and waits for the kernel's acknowledgement.
+    pub(crate) fn change(
+        &self,
+        op: &'static str,
+        message: RouteNetlinkMessage,
+        change: Change,
+    ) -> Result<()> {
+        self.request(op, message, Reply::Ack(change)).map(drop)
+    }
+
     /// Sends `message` and collects the answer. `op` names the request in `ip` terms for errors.
     pub(crate) fn request(
         &self,
@@ -85,11 +131,7 @@ impl RouteSocket {
         let seq = state.seq;
 
         let mut packet = NetlinkMessage::new(NetlinkHeader::default(), message.into());
-        packet.header.flags = NLM_F_REQUEST
-            | match reply {
-                Reply::Dump => NLM_F_DUMP,
-                Reply::One => 0,
-            };
+        packet.header.flags = reply.flags();
         packet.header.sequence_number = seq;
         packet.finalize();
         let mut out = vec![0; packet.buffer_len()];

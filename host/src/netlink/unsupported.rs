@@ -34,3 +34,15 @@ impl SocketCache {
         RouteSocket::open(executor, ns).map(Arc::new)
     }
 }
+
+/// The platform-specific half of an `ops` module where netlink does not exist: each function
+/// takes the (uninhabited) socket first, so none can ever be called.
+macro_rules! unsupported_ops {
+    ($(fn $name:ident(socket $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;)*) => {$(
+        pub(super) fn $name(socket: &$crate::netlink::RouteSocket $(, $arg: $ty)*) -> $ret {
+            $(let _ = $arg;)*
+            socket.never()
+        }
+    )*};
+}
+pub(crate) use unsupported_ops;

@@ -104,12 +104,7 @@ pub fn get(executor: &Executor, ns: &Namespace, key: &SysctlKey) -> Result<Strin
 /// a freshly opened file, as the kernel expects (a short write is an error, not retried at a
 /// later offset).
 pub fn set(executor: &Executor, ns: &Namespace, key: &SysctlKey, value: &str) -> Result<()> {
-    if value.len() > MAX_VALUE_LEN || value.contains('\0') {
-        return Err(Error::InvalidSysctlKey {
-            key: key.to_string(),
-            reason: "the value is longer than 4096 bytes or contains NUL",
-        });
-    }
+    validate_value(key, value)?;
     let path = key.path();
     let bytes = value.as_bytes().to_vec();
     let written = executor.run(ns, move || -> std::io::Result<()> {
@@ -126,6 +121,17 @@ pub fn set(executor: &Executor, ns: &Namespace, key: &SysctlKey, value: &str) ->
     written
         .into_value()
         .map_err(|source| sysctl_error(key, ns, source))
+}
+
+/// Checks a value before it is written: at most [`MAX_VALUE_LEN`] bytes, no NUL.
+pub fn validate_value(key: &SysctlKey, value: &str) -> Result<()> {
+    if value.len() > MAX_VALUE_LEN || value.contains('\0') {
+        return Err(Error::InvalidSysctlKey {
+            key: key.to_string(),
+            reason: "the value is longer than 4096 bytes or contains NUL",
+        });
+    }
+    Ok(())
 }
 
 fn sysctl_error(key: &SysctlKey, ns: &Namespace, source: std::io::Error) -> Error {

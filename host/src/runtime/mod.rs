@@ -35,8 +35,10 @@ use crate::error::ErrorCode;
 use crate::executor::Executor;
 use crate::policy::{Grant, OpClass, Policy};
 
-/// The `nsplug:netns` version this host implements.
-pub const NETNS_VERSION: &str = "0.1.0";
+/// The `nsplug:netns` version this host implements. Components built against an earlier
+/// release of the same line (`0.1.0`) run unchanged: later versions only add items, and
+/// wasmtime links a `0.1.0` import to the `0.1.1` definition ([`supports_version`]).
+pub const NETNS_VERSION: &str = "0.1.1";
 
 /// How often the epoch advances: the granularity of call deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -70,7 +72,7 @@ pub enum LoadError {
     },
     /// The plugin targets an `nsplug:netns` version this host does not implement.
     #[error(
-        "plugin {plugin} targets nsplug:netns@{found}, but this host supports nsplug:netns@{supported}; rebuild the plugin against {supported} or upgrade the host"
+        "plugin {plugin} targets nsplug:netns@{found}, but this host supports nsplug:netns@{supported} (and earlier releases of its line); rebuild the plugin against {supported} or upgrade the host"
     )]
     UnsupportedVersion {
         /// The plugin.
@@ -524,23 +526,39 @@ fn netns_version(name: &str) -> Option<&str> {
         .map(|(_, v)| v)
 }
 
+/// Whether a component built against `nsplug:netns@found` runs on this host: the same `0.x`
+/// line (semver: within `0.x`, later versions only add items) and not newer than
+/// [`NETNS_VERSION`]. A newer `0.1.y` may import items this host lacks, so it is refused up
+/// front with both versions named, not left to fail at link time.
+pub fn supports_version(found: &str) -> bool {
+    fn parse(v: &str) -> Option<(u64, u64, u64)> {
+        let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());
+        let version = (parts.next()??, parts.next()??, parts.next()??);
+        parts.next().is_none().then_some(version)
+    }
+    // Pre-release and build suffixes (`0.1.1-rc1`) are not compatible with a release.
+    match (parse(found), parse(NETNS_VERSION)) {
+        (Some((major, minor, patch)), Some((our_major, our_minor, our_patch))) => {
+            (major, minor) == (our_major, our_minor)
+                && (major > 0 || minor > 0 || patch == our_patch)
+                && patch <= our_patch
+        }
+        _ => false,
+    }
+}
+
 /// Refuses components that target another `nsplug:netns` version, or do not export the
 /// handler.
 fn check_version(plugin: &str, imports: &[String], exports: &[String]) -> Result<(), LoadError> {
-    let supported = NETNS_VERSION
-        .rsplit_once('.')
-        .map_or(NETNS_VERSION, |(mm, _)| mm);
     for name in imports.iter().chain(exports) {
-        if let Some(found) = netns_version(name) {
-            // 0.x versions are compatible within one minor version (semver).
-            let minor = found.rsplit_once('.').map_or(found, |(mm, _)| mm);
-            if minor != supported {
-                return Err(LoadError::UnsupportedVersion {
-                    plugin: plugin.to_owned(),
-                    found: found.to_owned(),
-                    supported: NETNS_VERSION,
-                });
-            }
+        if let Some(found) = netns_version(name)
+            && !supports_version(found)
+        {
+            return Err(LoadError::UnsupportedVersion {
+                plugin: plugin.to_owned(),
+                found: found.to_owned(),
+                supported: NETNS_VERSION,
+            });
         }
     }
     if !exports
@@ -691,4 +709,27 @@ where
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NETNS_VERSION, supports_version};
+
+    #[test]
+    fn versions_of_the_same_line_up_to_ours_are_supported() {
+        assert!(supports_version(NETNS_VERSION));
+        assert!(supports_version("0.1.0"));
+        for refused in [
+            "0.1.2",
+            "0.2.0",
+            "1.1.1",
+            "0.0.1",
+            "0.1",
+            "0.1.1-rc1",
+            "x.y.z",
+            "",
+        ] {
+            assert!(!supports_version(refused), "{refused}");
+        }
+    }
 }

@@ -2,8 +2,8 @@
 //! most of them things a plugin should not do; the tests check the host survives each.
 
 use nsplug_guest::{
-    ErrorCode, Level, Netns, NetnsExt, Op, OpClass, OpResult, Plugin, PluginError, Requirements,
-    log,
+    ErrorCode, Level, LinkChanges, LinkKind, Netns, NetnsExt, NewLink, Op, OpClass, Plugin,
+    PluginError, Requirements, Response, log,
 };
 
 struct TestGuest;
@@ -15,7 +15,12 @@ fn code(c: ErrorCode) -> String {
 impl Plugin for TestGuest {
     fn declare() -> Requirements {
         Requirements {
-            classes: vec![OpClass::Read, OpClass::Sysctl],
+            classes: vec![
+                OpClass::Read,
+                OpClass::Sysctl,
+                OpClass::Link,
+                OpClass::Address,
+            ],
             host_namespace: true,
         }
     }
@@ -60,14 +65,38 @@ impl Plugin for TestGuest {
                     Ok(results) => Ok(results
                         .into_iter()
                         .map(|r| match r {
-                            OpResult::Value(v) => v,
-                            OpResult::Done => "done".to_owned(),
+                            Response::Value(v) => v,
+                            Response::Done => "done".to_owned(),
                             _ => "other".to_owned(),
                         })
                         .collect::<Vec<_>>()
                         .join(",")),
                     Err(e) => Ok(format!("error at {}: {}", e.index, code(e.code))),
                 }
+            }
+            // `ns|bridge|cidr` (`host` for the host's namespace): one batch that creates a
+            // bridge, adds an address to it and sets it up.
+            "bridge-batch" => {
+                let mut parts = input.split('|');
+                let (ns, bridge, cidr) = (
+                    parts.next().unwrap_or(""),
+                    parts.next().unwrap_or(""),
+                    parts.next().unwrap_or(""),
+                );
+                let ns = if ns == "host" {
+                    Netns::host()?
+                } else {
+                    Netns::open(ns)?
+                };
+                let batch = ns
+                    .ops()
+                    .link_add(NewLink::new(bridge, LinkKind::Bridge))
+                    .address_add(bridge, cidr)
+                    .link_set(bridge, LinkChanges::up());
+                Ok(match batch.run() {
+                    Ok(responses) => format!("ran {}", responses.len()),
+                    Err(e) => format!("error at {}: {}", e.index, code(e.code)),
+                })
             }
             // A sysctl read by components (for a `key` with dots in a component).
             "sysctl-get" => {
