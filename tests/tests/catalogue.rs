@@ -1033,3 +1033,43 @@ fn guest_built_for_0_1_0_runs() {
     );
     assert_eq!(plugin.call("write", t.name()).unwrap(), "denied-by-policy");
 }
+
+#[test]
+fn plugins_create_and_delete_namespaces_when_granted() {
+    require_privileges();
+    let rt = runtime();
+    let name = format!("nsplug-t{}-plugin-life", std::process::id());
+    let listed = || run("ip", &["netns", "list"]).contains(&name);
+    let granted = Policy::granting([name.as_str()], [OpClass::Read, OpClass::Namespace]);
+    let plugin = rt.load(Path::new(TEST_GUEST), granted).unwrap();
+    assert_eq!(
+        plugin.call("lifecycle", &name).unwrap(),
+        "created;links=1;deleted"
+    );
+    assert!(!listed(), "the namespace outlived its delete");
+
+    // Without the class, or for a name not granted: denied, nothing created.
+    let no_class = Policy::granting([name.as_str()], [OpClass::Read]);
+    let plugin = rt.load(Path::new(TEST_GUEST), no_class).unwrap();
+    assert_eq!(
+        plugin.call("lifecycle", &name).unwrap(),
+        "create: denied-by-policy"
+    );
+    let other_name = Policy::granting(["nsplug-other"], [OpClass::Read, OpClass::Namespace]);
+    let plugin = rt.load(Path::new(TEST_GUEST), other_name).unwrap();
+    assert_eq!(
+        plugin.call("lifecycle", &name).unwrap(),
+        "create: denied-by-policy"
+    );
+    assert!(!listed());
+
+    // A name iproute2 already made: already-exists, and it is left alone.
+    let t = TestNs::new("cat-life");
+    let taken = Policy::granting([t.name()], [OpClass::Read, OpClass::Namespace]);
+    let plugin = rt.load(Path::new(TEST_GUEST), taken).unwrap();
+    assert_eq!(
+        plugin.call("lifecycle", t.name()).unwrap(),
+        "create: already-exists"
+    );
+    assert!(run("ip", &["netns", "list"]).contains(t.name()));
+}

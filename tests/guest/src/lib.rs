@@ -20,6 +20,7 @@ impl Plugin for TestGuest {
                 OpClass::Sysctl,
                 OpClass::Link,
                 OpClass::Address,
+                OpClass::Namespace,
             ],
             host_namespace: true,
         }
@@ -97,6 +98,24 @@ impl Plugin for TestGuest {
                     Ok(responses) => format!("ran {}", responses.len()),
                     Err(e) => format!("error at {}: {}", e.index, code(e.code)),
                 })
+            }
+            // Creates the named namespace, counts its links, deletes it; each step's error code
+            // ends the answer.
+            "lifecycle" => {
+                let ns = match Netns::create(&input) {
+                    Ok(ns) => ns,
+                    Err(c) => return Ok(format!("create: {}", code(c))),
+                };
+                let links = ns.links().map(|l| l.len().to_string());
+                let deleted = nsplug_guest::delete(&input);
+                Ok(format!(
+                    "created;links={};{}",
+                    links.unwrap_or_else(code),
+                    match deleted {
+                        Ok(()) => "deleted".to_owned(),
+                        Err(c) => format!("delete: {}", code(c)),
+                    }
+                ))
             }
             // A sysctl read by components (for a `key` with dots in a component).
             "sysctl-get" => {
