@@ -358,6 +358,18 @@ pub(crate) fn index_of(socket: &RouteSocket, name: &str) -> Result<u32> {
     imp::index_of(socket, name)
 }
 
+/// The name of every link of the namespace of `socket`, by index (for dumps that name devices
+/// by index: routes, neighbours).
+#[cfg(target_os = "linux")]
+pub(crate) fn names_by_index(
+    socket: &RouteSocket,
+) -> Result<std::collections::HashMap<u32, String>> {
+    Ok(list_with(socket)?
+        .into_iter()
+        .map(|l| (l.index, l.name))
+        .collect())
+}
+
 /// Longest interface name the kernel accepts (`IFNAMSIZ - 1`).
 pub const MAX_IFNAME_LEN: usize = 15;
 

@@ -155,10 +155,7 @@ mod imp {
             RouteNetlinkMessage::GetRoute(RouteMessage::default()),
             Reply::Dump,
         )?;
-        let names: HashMap<u32, String> = link::list_with(socket)?
-            .into_iter()
-            .map(|l| (l.index, l.name))
-            .collect();
+        let names = link::names_by_index(socket)?;
         Ok(answers
             .into_iter()
             .filter_map(|msg| match msg {
