@@ -3,8 +3,8 @@
 //! Every operation a plugin asks for, single or batched, becomes an [`Op`] and runs through
 //! [`run`]: one policy check path (the caller checks each `Op` before any runs), one execution
 //! path. Netlink operations use the socket cached for the namespace and need no namespace switch;
-//! if the batch holds an operation that must run inside the namespace (a sysctl), the whole batch
-//! runs as one executor job there — one `setns` pair however long it is.
+//! if the batch holds two or more operations that must run inside the namespace (sysctls), the
+//! whole batch runs as one executor job there — one `setns` pair however long it is.
 
 use std::net::IpAddr;
 
@@ -211,7 +211,9 @@ pub fn run(
     ns: &Namespace,
     ops: Vec<Op>,
 ) -> std::result::Result<Vec<Outcome>, BatchFailure> {
-    if !ops.iter().any(Op::needs_thread_inside) {
+    // One job for the whole batch pays off when two or more operations must run inside the
+    // namespace (they share one setns pair); a single one enters by itself.
+    if ops.iter().filter(|op| op.needs_thread_inside()).count() < 2 {
         return run_here(executor, ns, &ops);
     }
     let (job_executor, job_ns) = (executor.clone(), ns.clone());
