@@ -14,6 +14,9 @@
 //! * `link_list_cached` — link dump (3 links) through the executor's cached namespace socket.
 //! * `link_list_socket_per_call` — the same dump with a socket opened inside the namespace per
 //!   call.
+//! * `link_dump_kernel_floor` — the kernel's share alone: the same dump request sent on a
+//!   namespace-bound socket and its answer received until `NLMSG_DONE`, nothing parsed. No
+//!   link listing through a socket can be cheaper on this machine.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -26,6 +29,92 @@ use nsplug_host::{Executor, Namespace};
 mod common;
 
 use common::{BenchNs, Case, p50, report};
+
+/// A raw netlink link dump, nothing parsed: the kernel floor of `link_list_cached`.
+#[cfg(target_os = "linux")]
+mod kernel_floor {
+    use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage};
+    use netlink_packet_route::RouteNetlinkMessage;
+    use netlink_packet_route::link::{LinkAttribute, LinkExtentMask, LinkMessage};
+    use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
+    use nsplug_host::{Executor, Namespace};
+
+    pub(crate) struct RawDump {
+        socket: Socket,
+        request: Vec<u8>,
+        buf: Vec<u8>,
+    }
+
+    impl RawDump {
+        /// A socket created inside `ns` (a job on the executor), and the request `link::list`
+        /// sends: `RTM_GETLINK` dump, counters skipped.
+        pub(crate) fn open(executor: &Executor, ns: &Namespace) -> RawDump {
+            let socket = executor
+                .run(ns, || -> std::io::Result<Socket> {
+                    let mut socket = Socket::new(NETLINK_ROUTE)?;
+                    socket.bind_auto()?;
+                    socket.connect(&SocketAddr::new(0, 0))?;
+                    Ok(socket)
+                })
+                .expect("socket job")
+                .into_value()
+                .expect("netlink socket");
+            let mut msg = LinkMessage::default();
+            msg.attributes
+                .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+            let mut packet = NetlinkMessage::new(
+                NetlinkHeader::default(),
+                RouteNetlinkMessage::GetLink(msg).into(),
+            );
+            packet.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+            packet.finalize();
+            let mut request = vec![0; packet.buffer_len()];
+            packet.serialize(&mut request);
+            RawDump {
+                socket,
+                request,
+                buf: vec![0; 64 * 1024],
+            }
+        }
+
+        /// Sends the dump request and receives until `NLMSG_DONE`; returns the links counted.
+        pub(crate) fn dump(&mut self) -> usize {
+            self.socket.send(&self.request, 0).expect("send");
+            let mut links = 0;
+            loop {
+                let len = self.socket.recv(&mut &mut self.buf[..], 0).expect("recv");
+                let mut offset = 0;
+                while offset + 16 <= len {
+                    let header = &self.buf[offset..offset + 16];
+                    let msg_len = u32::from_ne_bytes(header[0..4].try_into().expect("4 bytes"));
+                    let kind = u16::from_ne_bytes(header[4..6].try_into().expect("2 bytes"));
+                    if kind == 3 {
+                        return links; // NLMSG_DONE
+                    }
+                    links += 1;
+                    offset += (msg_len as usize).next_multiple_of(4).max(16);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod kernel_floor {
+    use nsplug_host::{Executor, Namespace};
+
+    pub(crate) struct RawDump;
+
+    impl RawDump {
+        pub(crate) fn open(_: &Executor, _: &Namespace) -> RawDump {
+            panic!("the benchmark needs Linux")
+        }
+
+        pub(crate) fn dump(&mut self) -> usize {
+            0
+        }
+    }
+}
 
 const ROUNDS: usize = 10;
 
@@ -53,7 +142,10 @@ fn main() {
         Case::new("spawn_thread_per_job", 2_000, ROUNDS),
         Case::new("link_list_cached", 20_000, ROUNDS),
         Case::new("link_list_socket_per_call", 5_000, ROUNDS),
+        Case::new("link_dump_kernel_floor", 20_000, ROUNDS),
     ];
+    let mut raw = kernel_floor::RawDump::open(&executor, &ns);
+    assert_eq!(raw.dump(), 3, "the raw dump sees the three links");
 
     // Warm up every path once.
     floor.round_trip().unwrap();
@@ -69,6 +161,7 @@ fn main() {
             spawn_c,
             cached_c,
             per_call_c,
+            raw_c,
         ] = &mut cases;
         floor_c.time(|| floor.round_trip().expect("floor round trip"));
         exec_c.time(|| executor.run(&ns, || ()).expect("no-op job").into_value());
@@ -100,6 +193,9 @@ fn main() {
             let socket = RouteSocket::open(&executor, &ns).expect("socket");
             black_box(link::list_with(&socket).expect("link list"));
         });
+        raw_c.time(|| {
+            black_box(raw.dump());
+        });
     }
     drop(floor);
 
@@ -123,6 +219,10 @@ fn main() {
         (
             "link_per_call_over_cached_p50",
             p50(&cases, "link_list_socket_per_call") / p50(&cases, "link_list_cached"),
+        ),
+        (
+            "link_cached_over_kernel_floor_p50",
+            p50(&cases, "link_list_cached") / p50(&cases, "link_dump_kernel_floor"),
         ),
     ];
     let met = ratios[0].1 <= 1.3;
