@@ -19,6 +19,7 @@ fn main() {
             "tests/guest-v0_1_0",
             "examples/list-links-rust",
             "examples/veth-pair-rust",
+            "examples/bridge-rust",
         ],
     );
     let built = guests::build(
@@ -29,6 +30,7 @@ fn main() {
             "nsplug-test-guest-v0-1-0",
             "list-links-rust",
             "veth-pair-rust",
+            "bridge-rust",
         ],
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -38,6 +40,7 @@ fn main() {
         "GUEST_V0_1_0",
         "GUEST_LIST_LINKS",
         "GUEST_VETH_PAIR",
+        "GUEST_BRIDGE",
     ];
     assert_eq!(vars.len(), built.len(), "every guest built has a variable");
     let mut built = built;

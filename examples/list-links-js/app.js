@@ -12,9 +12,9 @@
 // itself (here a `plugin-error` record). Records use camelCase keys, variants are
 // `{ tag, val }`, enums are their case names.
 
-import namespace from "nsplug:netns/namespace@0.1.1";
-import batch from "nsplug:netns/batch@0.1.1";
-import log from "nsplug:netns/log@0.1.1";
+import namespace from "nsplug:netns/namespace@0.1.2";
+import batch from "nsplug:netns/batch@0.1.2";
+import log from "nsplug:netns/log@0.1.2";
 
 function pluginError(code, message) {
   return { code, message, hostError: null };

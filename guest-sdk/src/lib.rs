@@ -144,6 +144,9 @@ pub trait NetnsExt {
     fn addresses(&self) -> Result<Vec<Address>, ErrorCode>;
     /// Adds an address (`10.22.0.2/24`): `ip -n NS address add CIDR dev DEV`.
     fn add_address(&self, dev: &str, cidr: &str) -> Result<(), ErrorCode>;
+    /// Adds an address with flags: `ip -n NS address add CIDR dev DEV [nodad] [noprefixroute]`.
+    fn add_address_with(&self, dev: &str, cidr: &str, flags: AddressFlags)
+    -> Result<(), ErrorCode>;
     /// Removes an address: `ip -n NS address del CIDR dev DEV`.
     fn del_address(&self, dev: &str, cidr: &str) -> Result<(), ErrorCode>;
     /// The routes of a table (`None`: main): `ip -n NS route show [table T]`, both families.
@@ -225,6 +228,15 @@ impl NetnsExt for Netns {
 
     fn add_address(&self, dev: &str, cidr: &str) -> Result<(), ErrorCode> {
         address::add(self, dev, cidr, AddressFlags::empty())
+    }
+
+    fn add_address_with(
+        &self,
+        dev: &str,
+        cidr: &str,
+        flags: AddressFlags,
+    ) -> Result<(), ErrorCode> {
+        address::add(self, dev, cidr, flags)
     }
 
     fn del_address(&self, dev: &str, cidr: &str) -> Result<(), ErrorCode> {

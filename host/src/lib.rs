@@ -11,6 +11,8 @@
 //! * [`ops`] — kernel operations inside a namespace (links, addresses, sysctls), each naming its
 //!   `ip` equivalent.
 //! * [`Runtime`], [`Plugin`], [`Policy`] — sandboxed WebAssembly plugins that ask for that work.
+//! * [`cni`] — the CNI shim: `nsplug` as a CNI plugin binary running a Wasm plugin, and
+//!   [`cni::Shim`] for runtimes that embed it.
 //!
 //! ```no_run
 //! use nsplug_host::{Executor, ops};
@@ -57,6 +59,7 @@
 mod bindings;
 #[doc(hidden)]
 pub mod cli;
+pub mod cni;
 pub mod error;
 pub mod executor;
 pub mod netlink;
@@ -70,5 +73,5 @@ pub use error::{Error, ErrorCode, Result};
 pub use executor::{Completed, Counters, Executor, ExecutorBuilder, current_thread_netns};
 pub use netns::{Namespace, NamespaceDirs, NsId, NsKind};
 pub use policy::{OpClass, Policy};
-pub use runtime::{CallError, LoadError, Plugin, Runtime};
+pub use runtime::{CallError, CallGrants, LoadError, Plugin, Runtime};
 pub use sys::NsFd;

@@ -16,6 +16,8 @@
 //!                                     # (open it and read), or "write" (change it too)
 //! operations = ["read"]               # read, link, address, route, neighbor, sysctl, namespace
 //! sysctl_prefixes = ["net/ipv4/conf"] # keys the plugin may write (with `sysctl`)
+//! state_dirs = ["/var/lib/cni/networks"] # directories a call may be handed read-write
+//!                                     # (CNI: the IPAM state of one network), absolute
 //!
 //! [limits]
 //! memory_mib = 64                     # linear memory of one call
@@ -26,7 +28,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -118,6 +120,7 @@ pub struct Policy {
     host: HostAccess,
     classes: BTreeSet<OpClass>,
     sysctl_prefixes: Vec<Vec<String>>,
+    state_dirs: Vec<PathBuf>,
     /// Per-call limits.
     pub limits: Limits,
 }
@@ -166,6 +169,8 @@ struct GrantSection {
     operations: Vec<OpClass>,
     #[serde(default)]
     sysctl_prefixes: Vec<Spanned<String>>,
+    #[serde(default)]
+    state_dirs: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -240,6 +245,16 @@ impl Policy {
                 .map_err(|e| at(prefix.span().start, format!("sysctl prefix: {e}")))?;
             policy.sysctl_prefixes.push(key.components().to_vec());
         }
+        for dir in grant.state_dirs {
+            let path = PathBuf::from(dir.get_ref());
+            if !path.is_absolute() || dir.get_ref().contains('\0') {
+                return Err(at(
+                    dir.span().start,
+                    format!("state_dirs: {:?} is not an absolute path", dir.get_ref()),
+                ));
+            }
+            policy.state_dirs.push(path);
+        }
         if !policy.sysctl_prefixes.is_empty() && !policy.classes.contains(&OpClass::Sysctl) {
             return Err(at(
                 0,
@@ -311,6 +326,23 @@ impl Policy {
         self
     }
 
+    /// Also grant directories below `dir` to calls (see
+    /// [`CallGrants::dir`](crate::runtime::CallGrants::dir)).
+    pub fn with_state_dir(mut self, dir: impl Into<PathBuf>) -> Policy {
+        self.state_dirs.push(dir.into());
+        self
+    }
+
+    /// Whether the resolved directory `dir` lies in a granted state directory (each resolved
+    /// now, so a symbolic link in the policy's path is followed once, by the host).
+    pub fn grants_dir(&self, dir: &Path) -> bool {
+        self.state_dirs.iter().any(|granted| {
+            granted
+                .canonicalize()
+                .is_ok_and(|g| crate::runtime::grants::within(dir, &g))
+        })
+    }
+
     /// Replace the limits.
     pub fn with_limits(mut self, limits: Limits) -> Policy {
         self.limits = limits;
@@ -347,6 +379,10 @@ pub enum Denial {
     /// The plugin did not declare this class.
     #[error("operation class `{0}` was not declared by the plugin")]
     ClassNotDeclared(OpClass),
+    /// The namespace path was not granted for this call (only a call's own grants, such as a
+    /// CNI runtime's `CNI_NETNS`, can be opened by path).
+    #[error("namespace path {0:?} is not granted for this call")]
+    PathNotGranted(String),
     /// The sysctl key is outside every granted prefix.
     #[error("sysctl {0} is outside the granted prefixes")]
     SysctlKeyNotGranted(String),
@@ -483,6 +519,23 @@ wall_time_ms = 500
     }
 
     #[test]
+    fn state_dirs_grant_what_lies_below_them() {
+        let tmp = std::env::temp_dir().join(format!("nsplug-policy-{}", std::process::id()));
+        let inner = tmp.join("net1");
+        std::fs::create_dir_all(&inner).unwrap();
+        let p = Policy::parse(
+            &format!("[grant]\nstate_dirs = [{:?}]\n", tmp.display().to_string()),
+            "p.toml",
+        )
+        .unwrap();
+        assert!(p.grants_dir(&inner.canonicalize().unwrap()));
+        assert!(p.grants_dir(&tmp.canonicalize().unwrap()));
+        assert!(!p.grants_dir(Path::new("/etc")));
+        assert!(!Policy::default().grants_dir(&inner));
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
     fn empty_policy_denies_everything() {
         let g = Grant::new(Policy::parse("", "p.toml").unwrap(), [OpClass::Read], true);
         assert_eq!(g.policy().host_access(), HostAccess::None);
@@ -542,6 +595,11 @@ wall_time_ms = 500
         let e = Policy::parse(bad_limit, "bad.toml").unwrap_err();
         assert_eq!(e.line, 2, "{e}");
         assert!(e.to_string().starts_with("bad.toml:2:"), "{e}");
+
+        let relative = "[grant]\nstate_dirs = [\"var/lib\"]\n";
+        let e = Policy::parse(relative, "bad.toml").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("absolute"), "{e}");
 
         let bad_type = "[grant]\nhost = true\n";
         assert_eq!(Policy::parse(bad_type, "bad.toml").unwrap_err().line, 2);

@@ -156,12 +156,12 @@ fn inspect_names_the_version() {
     let out = nsplug(&["inspect", PLUGIN], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("nsplug:netns version: 0.1.1"), "{stdout}");
+    assert!(stdout.contains("nsplug:netns version: 0.1.2"), "{stdout}");
     assert!(
-        stdout.contains("supported by this host (nsplug:netns@0.1.1): yes"),
+        stdout.contains("supported by this host (nsplug:netns@0.1.2): yes"),
         "{stdout}"
     );
-    assert!(stdout.contains("nsplug:netns/handler@0.1.1"), "{stdout}");
+    assert!(stdout.contains("nsplug:netns/handler@0.1.2"), "{stdout}");
     let out = nsplug(&["inspect", "/etc/hostname"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("not a valid WebAssembly component"));
@@ -194,5 +194,49 @@ fn demo_runs_and_cleans_up() {
         leftover.is_empty(),
         "demo left {leftover:?}; before: {}",
         text(&before)
+    );
+}
+
+/// With `CNI_COMMAND` set, the binary is a CNI plugin: VERSION answers without a plugin, and
+/// errors are the spec's JSON on stdout with exit status 1.
+#[test]
+fn cni_mode_answers_version_and_reports_errors_as_json() {
+    let cni = |command: &str, stdin: &str| {
+        let mut child = Command::new(NSPLUG)
+            .env("CNI_COMMAND", command)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running nsplug");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let version = cni("VERSION", r#"{"cniVersion": "1.0.0"}"#);
+    assert!(version.status.success(), "{}", text(&version.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&version.stdout).unwrap();
+    assert_eq!(doc["cniVersion"], "1.0.0");
+    assert_eq!(
+        doc["supportedVersions"],
+        serde_json::json!(["0.4.0", "1.0.0", "1.1.0"])
+    );
+
+    let missing = cni("ADD", r#"{"cniVersion": "1.0.0", "name": "n"}"#);
+    assert_eq!(missing.status.code(), Some(1));
+    let err: serde_json::Value = serde_json::from_slice(&missing.stdout).unwrap();
+    assert_eq!(err["code"], 4, "{err}");
+    assert_eq!(err["cniVersion"], "1.0.0");
+    assert!(
+        err["msg"].as_str().unwrap().contains("CNI_CONTAINERID"),
+        "{err}"
+    );
+    assert!(
+        !text(&missing.stderr).is_empty(),
+        "the failure is logged on stderr"
     );
 }

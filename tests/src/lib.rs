@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use nsplug_host::NsId;
 
+pub mod cni;
+
 /// Serialises tests that check process-wide state (every thread's namespace, the fd count):
 /// another test's jobs would show up in those checks. Survives a failed test's poisoning.
 pub fn serial() -> MutexGuard<'static, ()> {

@@ -432,7 +432,7 @@ fn unsupported_version_is_refused_naming_both() {
     assert!(matches!(err, LoadError::UnsupportedVersion { .. }), "{err}");
     let message = err.to_string();
     assert!(message.contains("nsplug:netns@0.9.0"), "{message}");
-    assert!(message.contains("nsplug:netns@0.1.1"), "{message}");
+    assert!(message.contains("nsplug:netns@0.1.2"), "{message}");
     let inspection = rt.inspect(Path::new(FUTURE_GUEST)).unwrap();
     assert_eq!(inspection.netns_version.as_deref(), Some("0.9.0"));
     assert!(!inspection.supported);

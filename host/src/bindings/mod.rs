@@ -20,13 +20,13 @@ use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::error::ErrorCode as HostCode;
 use crate::netns::Namespace;
 use crate::ops::batch::{Op, Outcome};
 use crate::policy::Denial;
-use crate::runtime::PluginShared;
+use crate::runtime::{CallContext, PluginShared};
 
 /// Longest batch accepted, whatever the policy's operation budget.
 pub(crate) const MAX_BATCH: usize = 4096;
@@ -149,6 +149,8 @@ pub(crate) struct StoreState {
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
     pub(crate) plugin: Arc<PluginShared>,
+    /// Namespaces this call may open by path (`open-path`), with the path granted.
+    pub(crate) path_grants: Vec<(String, Namespace)>,
     ops_left: u64,
     open_handles: u32,
     stdout: MemoryOutputPipe,
@@ -165,12 +167,17 @@ impl WasiView for StoreState {
 }
 
 impl StoreState {
-    /// A fresh state: an empty WASI context (no files, sockets, environment or arguments)
-    /// whose stdout and stderr are captured for the log, and the plugin's limits.
-    pub(crate) fn new(plugin: Arc<PluginShared>) -> StoreState {
+    /// A fresh state: the call's WASI context (no sockets, environment or arguments; no files
+    /// but the directories granted for the call) whose stdout and stderr are captured for the
+    /// log, the namespaces granted by path, and the plugin's limits.
+    pub(crate) fn new(plugin: Arc<PluginShared>, context: CallContext) -> StoreState {
         let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
         let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-        let wasi = WasiCtxBuilder::new()
+        let CallContext {
+            wasi: mut builder,
+            namespaces,
+        } = context;
+        let wasi = builder
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .build();
@@ -187,6 +194,7 @@ impl StoreState {
                 .build(),
             ops_left: limits.ops_per_call,
             open_handles: 0,
+            path_grants: namespaces,
             plugin,
             stdout,
             stderr,

@@ -9,6 +9,7 @@ use super::{HostError, NetnsHandle, StoreState};
 use crate::netns::validate_name;
 use crate::ops::batch::{Op as HostOp, Outcome};
 use crate::ops::sysctl::SysctlKey;
+use crate::policy::Denial;
 
 impl StoreState {
     fn push_handle(&mut self, handle: NetnsHandle) -> Result<Resource<NetnsHandle>, HostError> {
@@ -60,6 +61,22 @@ impl HostNetns for StoreState {
         self.check_thread().map_err(HostError::Trap)?;
         let ns = created.map_err(HostError::from)?;
         self.push_handle(NetnsHandle { ns, name })
+    }
+
+    fn open_path(&mut self, path: String) -> Result<Resource<NetnsHandle>, HostError> {
+        let granted = self
+            .path_grants
+            .iter()
+            .find(|(granted, _)| *granted == path)
+            .map(|(_, ns)| ns.clone());
+        let Some(ns) = granted else {
+            let denial = Denial::PathNotGranted(path.clone());
+            return Err(self.deny(denial, &path, "namespace open-path"));
+        };
+        self.spend(1)?;
+        // The grant pinned the namespace when the call began; a path deleted since is gone.
+        ns.check_current().map_err(HostError::from)?;
+        self.push_handle(NetnsHandle { ns, name: path })
     }
 
     fn name(&mut self, ns: Resource<NetnsHandle>) -> wasmtime::Result<String> {

@@ -23,6 +23,10 @@ use crate::{Executor, Namespace};
 ///
 /// Exit status: 0 success; 1 usage, load or host error; 2 the plugin returned an error;
 /// 3 the plugin trapped or ran out of time.
+///
+/// With CNI_COMMAND set in the environment, nsplug is a CNI plugin instead: it reads the
+/// network configuration on stdin and runs the Wasm plugin it names (see the README's CNI
+/// section).
 #[derive(Debug, Parser)]
 #[command(name = "nsplug", version, propagate_version = true)]
 pub struct Cli {
@@ -114,6 +118,31 @@ impl From<CallError> for Failure {
                 Failure::PluginCrashed(e.into())
             }
             _ => Failure::Host(e.into()),
+        }
+    }
+}
+
+/// The whole `nsplug` program: logs to stderr (`NSPLUG_LOG` sets the filter), then the CNI
+/// shim when `CNI_COMMAND` is set, else the command line.
+pub fn entry() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("NSPLUG_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    if std::env::var_os("CNI_COMMAND").is_some() {
+        return crate::cni::main();
+    }
+    match Cli::try_parse() {
+        Ok(parsed) => main(parsed),
+        // --help and --version print to stdout and succeed; usage errors are status 1, as the
+        // help text says (status 2 means the plugin returned an error).
+        Err(e) => {
+            let _ = e.print();
+            ExitCode::from(if e.use_stderr() { 1 } else { 0 })
         }
     }
 }

@@ -20,6 +20,9 @@
 //!   refused at load, naming both versions.
 
 pub mod cache;
+pub mod grants;
+
+pub use grants::CallGrants;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -36,9 +39,9 @@ use crate::executor::Executor;
 use crate::policy::{Grant, OpClass, Policy};
 
 /// The `nsplug:netns` version this host implements. Components built against an earlier
-/// release of the same line (`0.1.0`) run unchanged: later versions only add items, and
-/// wasmtime links a `0.1.0` import to the `0.1.1` definition ([`supports_version`]).
-pub const NETNS_VERSION: &str = "0.1.1";
+/// release of the same line (`0.1.0`, `0.1.1`) run unchanged: later versions only add items,
+/// and wasmtime links a `0.1.0` import to the `0.1.2` definition ([`supports_version`]).
+pub const NETNS_VERSION: &str = "0.1.2";
 
 /// How often the epoch advances: the granularity of call deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -149,6 +152,15 @@ pub enum CallError {
         plugin: String,
         /// The budget.
         budget: Duration,
+    },
+    /// The call's own grants ([`CallGrants`]) exceed the policy, or cannot be set up (a state
+    /// directory outside `state_dirs`, or one that cannot be opened). The guest did not run.
+    #[error("plugin {plugin} was not called: {message}")]
+    Denied {
+        /// The plugin.
+        plugin: String,
+        /// What was refused, and why.
+        message: String,
     },
     /// The executor could not run the call (shut down, or stuck in a host call past its
     /// deadline).
@@ -485,6 +497,7 @@ impl Runtime {
             &self.inner,
             &probe,
             &pre,
+            CallContext::empty(),
             DECLARE_BUDGET,
             |bindings, store| bindings.nsplug_netns_handler().call_declare(store),
         )
@@ -536,7 +549,7 @@ pub fn supports_version(found: &str) -> bool {
         let version = (parts.next()??, parts.next()??, parts.next()??);
         parts.next().is_none().then_some(version)
     }
-    // Pre-release and build suffixes (`0.1.1-rc1`) are not compatible with a release.
+    // Pre-release and build suffixes (`0.1.2-rc1`) are not compatible with a release.
     match (parse(found), parse(NETNS_VERSION)) {
         (Some((major, minor, patch)), Some((our_major, our_minor, our_patch))) => {
             (major, minor) == (our_major, our_minor)
@@ -626,12 +639,32 @@ impl Plugin {
     /// Calls the plugin's `handle(command, input)` in a fresh instance, on an executor thread,
     /// within the policy's limits; returns its output document.
     pub fn call(&self, command: &str, input: &str) -> Result<String, CallError> {
+        self.call_with(command, input, &CallGrants::new())
+    }
+
+    /// [`Plugin::call`] with extra rights for this call only: a namespace the guest may open by
+    /// path, state directories preopened in its WASI context ([`CallGrants`]). Grants beyond the
+    /// policy are refused before the guest runs.
+    pub fn call_with(
+        &self,
+        command: &str,
+        input: &str,
+        grants: &CallGrants,
+    ) -> Result<String, CallError> {
+        let denied = |message: String| CallError::Denied {
+            plugin: self.shared.name.to_string(),
+            message,
+        };
+        let policy = self.shared.grant.policy();
+        let dirs = grants.checked_dirs(policy).map_err(denied)?;
+        let context = CallContext::new(grants.namespaces.clone(), &dirs).map_err(denied)?;
         let (command, input) = (command.to_owned(), input.to_owned());
-        let budget = self.shared.grant.policy().limits.wall_time;
+        let budget = policy.limits.wall_time;
         let result = call_on_worker(
             &self.runtime.inner,
             &self.shared,
             &self.pre,
+            context,
             budget,
             move |bindings, store| {
                 bindings
@@ -648,12 +681,45 @@ impl Plugin {
     }
 }
 
+/// What one call's store starts with besides the plugin: its WASI context (empty but for the
+/// granted directories) and the namespaces granted by path. Built on the caller's thread, so a
+/// directory that cannot be opened is refused before anything runs.
+pub(crate) struct CallContext {
+    pub(crate) wasi: wasmtime_wasi::WasiCtxBuilder,
+    pub(crate) namespaces: Vec<(String, crate::Namespace)>,
+}
+
+impl CallContext {
+    fn empty() -> CallContext {
+        CallContext {
+            wasi: wasmtime_wasi::WasiCtxBuilder::new(),
+            namespaces: Vec::new(),
+        }
+    }
+
+    fn new(
+        namespaces: Vec<(String, crate::Namespace)>,
+        dirs: &[(PathBuf, String)],
+    ) -> Result<CallContext, String> {
+        let mut context = CallContext::empty();
+        for (dir, guest) in dirs {
+            context
+                .wasi
+                .preopened_dir(dir, guest, wasmtime_wasi::FsPerms::ReadWrite)
+                .map_err(|e| format!("cannot open state directory {}: {e:#}", dir.display()))?;
+        }
+        context.namespaces = namespaces;
+        Ok(context)
+    }
+}
+
 /// Instantiates the plugin in a fresh store on an executor thread, runs `f`, and classifies how
 /// it ended.
 fn call_on_worker<R, F>(
     runtime: &Arc<RuntimeInner>,
     plugin: &Arc<PluginShared>,
     pre: &PluginPre<StoreState>,
+    context: CallContext,
     budget: Duration,
     f: F,
 ) -> Result<R, CallError>
@@ -671,7 +737,7 @@ where
     let ran = runtime
         .executor
         .run_on_worker(budget + HANDOFF_SLACK, move || {
-            let mut store = Store::new(&engine, StoreState::new(job_plugin));
+            let mut store = Store::new(&engine, StoreState::new(job_plugin, context));
             store.limiter(|state| &mut state.limits);
             store.set_epoch_deadline(ticks);
             store.epoch_deadline_trap();
@@ -719,13 +785,14 @@ mod tests {
     fn versions_of_the_same_line_up_to_ours_are_supported() {
         assert!(supports_version(NETNS_VERSION));
         assert!(supports_version("0.1.0"));
+        assert!(supports_version("0.1.1"));
         for refused in [
-            "0.1.2",
+            "0.1.3",
             "0.2.0",
             "1.1.1",
             "0.0.1",
             "0.1",
-            "0.1.1-rc1",
+            "0.1.2-rc1",
             "x.y.z",
             "",
         ] {
