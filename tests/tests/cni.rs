@@ -109,6 +109,19 @@ fn assert_parity(conf: &Value) -> (Added, Added) {
         "bridge ports differ (left nsplug, right reference)"
     );
     assert_eq!(n.node.links().len(), r.node.links().len(), "node links");
+    for side in [&r, &n] {
+        // The bridge keeps the MAC the result reports (the containers' gateway MAC must not
+        // follow whichever port is lowest).
+        let link: Value =
+            serde_json::from_str(&side.node.ns.ip(&["-j", "link", "show", "dev", bridge]))
+                .expect("ip -j link show");
+        assert_eq!(
+            side.result["interfaces"][0]["mac"],
+            link[0]["address"],
+            "{}: the bridge's MAC changed after ADD",
+            side.node.plugin.label()
+        );
+    }
     for key in ["net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding"] {
         assert_eq!(
             sysctl(&n.node.ns, key),

@@ -306,8 +306,12 @@ fn ensure_bridge(host: &Netns, conf: &NetConf) -> Result<Link, Failure> {
             ));
         }
         Err(ErrorCode::NotFound) => {
+            // A MAC of its own, as the reference sets: a bridge with a kernel-chosen MAC takes
+            // its lowest port's, so its MAC (the containers' gateway) would change as
+            // containers come and go.
             let new = NewLink {
                 mtu: conf.mtu,
+                mac: Some(random_mac()),
                 ..NewLink::new(name, LinkKind::Bridge)
             };
             match host.add_link(&new) {
@@ -328,13 +332,31 @@ fn ensure_bridge(host: &Netns, conf: &NetConf) -> Result<Link, Failure> {
     host.link(name).map_err(at(format!("reading {name}")))
 }
 
-/// A host-side veth name as the reference makes them: `veth` and 8 random hex digits.
-fn random_veth_name() -> String {
+/// 64 random bits. The standard library seeds every `RandomState` from WASI's random source.
+fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
-    // The standard library seeds every RandomState from WASI's random source.
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u8(0);
-    format!("veth{:08x}", hasher.finish() as u32)
+    hasher.finish()
+}
+
+/// A host-side veth name as the reference makes them: `veth` and 8 random hex digits.
+fn random_veth_name() -> String {
+    format!("veth{:08x}", random_u64() as u32)
+}
+
+/// A random unicast, locally administered MAC.
+fn random_mac() -> String {
+    let b = random_u64().to_be_bytes();
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        (b[0] & 0xfe) | 0x02,
+        b[1],
+        b[2],
+        b[3],
+        b[4],
+        b[5]
+    )
 }
 
 /// Creates the pair from inside the container (`ip -n C link add IFNAME type veth peer name
