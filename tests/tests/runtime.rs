@@ -7,7 +7,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nsplug_host::policy::Limits;
-use nsplug_host::{CallError, ErrorCode, Executor, LoadError, OpClass, Plugin, Policy, Runtime};
+use nsplug_host::{
+    CallError, CallGrants, ErrorCode, Executor, LoadError, Namespace, NsKind, OpClass, Plugin,
+    Policy, Runtime,
+};
 use nsplug_tests::*;
 
 const TEST_GUEST: &str = env!("GUEST_TEST");
@@ -469,4 +472,47 @@ fn compiled_plugins_are_cached_on_disk() {
         .unwrap();
     assert_eq!(third.stats().compiles, 1);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A namespace granted by path (CNI's `CNI_NETNS`) opens for the call that grants it, and for no
+/// other; a state directory outside the policy's `state_dirs` is refused before the guest runs.
+#[test]
+fn namespace_paths_and_dirs_are_granted_per_call() {
+    let _serial = serial();
+    let t = TestNs::new("rt-path");
+    with_veth(&t);
+    let rt = runtime();
+    let plugin = load(&rt, Policy::granting(Vec::<String>::new(), [OpClass::Read]));
+    let path = format!("/run/netns/{}", t.name());
+
+    assert_eq!(
+        plugin.call("try-open-path", &path).unwrap(),
+        "denied-by-policy"
+    );
+    let ns = Namespace::open_path(&path, NsKind::Net).unwrap();
+    let grants = CallGrants::new().namespace(path.clone(), ns);
+    let out = plugin.call_with("try-open-path", &path, &grants).unwrap();
+    assert!(out.starts_with("ok;") && out.contains("nsp0"), "{out}");
+    let other = "/proc/1/ns/net";
+    assert_eq!(
+        plugin.call_with("try-open-path", other, &grants).unwrap(),
+        "denied-by-policy",
+        "only the granted path"
+    );
+    assert_eq!(
+        plugin.call("try-open-path", &path).unwrap(),
+        "denied-by-policy",
+        "the grant was for that call only"
+    );
+
+    let dir = std::env::temp_dir();
+    let refused = plugin.call_with("noop", "", &CallGrants::new().dir(&dir, "/state"));
+    assert!(
+        matches!(refused, Err(CallError::Denied { .. })),
+        "a directory outside state_dirs: {refused:?}"
+    );
+    let allowed = load(&rt, Policy::default().with_state_dir(&dir));
+    allowed
+        .call_with("noop", "", &CallGrants::new().dir(&dir, "/state"))
+        .expect("a directory inside state_dirs");
 }

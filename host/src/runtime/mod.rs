@@ -13,7 +13,9 @@
 //!   namespace jobs its host calls submit run inline on that same thread: enter, work, restore,
 //!   with the guest never running while the thread is in a foreign namespace. Each call gets a
 //!   fresh `Store` with the policy's memory limit, a table/instance cap, an operation budget and
-//!   an epoch deadline (the wall-clock budget), and an empty WASI context. A trap ends the call
+//!   an epoch deadline (the wall-clock budget), and an empty WASI context (no files but the
+//!   directories a call is granted with [`CallGrants`], within the policy's `state_dirs`;
+//!   no sockets, environment or arguments). A trap ends the call
 //!   and its instance; the next call instantiates anew, so a misbehaving plugin never takes the
 //!   host down.
 //! * **Versions.** Plugins built against an `nsplug:netns` version this host does not support are

@@ -51,6 +51,15 @@ impl Plugin for TestGuest {
                 log(Level::Info, &format!("try-open {input:?}: {first}"));
                 Ok(format!("{first};still-running"))
             }
+            // Opens the namespace at path `input` (0.1.2): the error code, or `ok` and its link
+            // names.
+            "try-open-path" => Ok(match Netns::open_path(&input) {
+                Ok(ns) => {
+                    let names: Vec<String> = ns.links()?.into_iter().map(|l| l.name).collect();
+                    format!("ok;{}", names.join(","))
+                }
+                Err(c) => code(c),
+            }),
             // A batch of sysctl reads/writes: `ns|key=value,key,...`: a key alone is a read.
             "batch" => {
                 let (ns, ops) = input.split_once('|').unwrap_or((&input, ""));
