@@ -637,7 +637,13 @@ pub fn main() -> ExitCode {
             if request.command == Some(Command::Version) {
                 return Ok(version_result(&stdin));
             }
+            // One call per process: one worker is all it can use.
+            let executor = crate::Executor::builder()
+                .workers(1)
+                .build()
+                .map_err(|e| CniError::new(code::INTERNAL, format!("{e}")))?;
             let runtime = Runtime::builder()
+                .executor(executor)
                 .cache_dir(cache_dir(&stdin))
                 // One call per process: a pool's reservation would cost more than it saves.
                 .pooling(false)

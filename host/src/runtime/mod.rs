@@ -408,13 +408,7 @@ impl Runtime {
         self.inner
             .cache
             .load_or_compile(&self.inner.engine, bytes)
-            .map_err(|e| match e {
-                cache::CacheError::Compile(message) => LoadError::Invalid {
-                    plugin: name.to_owned(),
-                    message,
-                },
-                cache::CacheError::Write { path, source } => LoadError::Cache { path, source },
-            })
+            .map_err(|e| cache_error(name, e))
     }
 
     /// The component's import and export names.
@@ -459,12 +453,16 @@ impl Runtime {
     /// `nsplug:netns` version, links, and calls its `declare`. The plugin is named after the
     /// policy's `[plugin] name`, else the file name.
     pub fn load(&self, path: &Path, policy: Policy) -> Result<Plugin, LoadError> {
-        let bytes = read(path)?;
         let name = policy.name.clone().unwrap_or_else(|| {
             path.file_stem()
                 .map_or_else(|| "plugin".to_owned(), |s| s.to_string_lossy().into_owned())
         });
-        self.load_bytes(&name, &bytes, policy)
+        let loaded = self
+            .inner
+            .cache
+            .load_file(&self.inner.engine, path, || read(path))?;
+        let (component, _) = loaded.map_err(|e| cache_error(&name, e))?;
+        self.link(&name, component, policy)
     }
 
     /// Loads a plugin from bytes; see [`Runtime::load`].
@@ -475,6 +473,11 @@ impl Runtime {
         policy: Policy,
     ) -> Result<Plugin, LoadError> {
         let (component, _) = self.compile(name, bytes)?;
+        self.link(name, component, policy)
+    }
+
+    /// Checks the version, links, and asks the plugin what it needs.
+    fn link(&self, name: &str, component: Component, policy: Policy) -> Result<Plugin, LoadError> {
         let (imports, exports) = self.names(&component);
         check_version(name, &imports, &exports)?;
         let link_err = |e: wasmtime::Error| LoadError::Link {
@@ -524,6 +527,16 @@ impl Runtime {
             pre,
             runtime: self.clone(),
         })
+    }
+}
+
+fn cache_error(plugin: &str, e: cache::CacheError) -> LoadError {
+    match e {
+        cache::CacheError::Compile(message) => LoadError::Invalid {
+            plugin: plugin.to_owned(),
+            message,
+        },
+        cache::CacheError::Write { path, source } => LoadError::Cache { path, source },
     }
 }
 
