@@ -8,7 +8,12 @@
 //! * `nsplug`: exec `nsplug` as the CNI plugin, running the Wasm bridge (`examples/bridge-rust`)
 //!   from the compile cache;
 //! * `in-process`: the same Wasm bridge through the embedding API (`nsplug_host::cni::Shim`),
-//!   no process per call.
+//!   no process per call;
+//! * `kernel veth delete`: the floor under every DEL: one netlink RTM_DELLINK of a veth end
+//!   (made untimed with `ip`) from inside its namespace, in-process.
+//!
+//! Each round runs the three plugins in a rotating order, so the kernel's deferred cleanup of
+//! one DEL lands on each of them alike.
 //!
 //! The benchmark re-executes itself inside a fresh "node" namespace (`ip netns exec`) that
 //! stands in for the host, so bridges and forwarding never touch the real host, and removes it
@@ -45,7 +50,7 @@ fn main() {
     );
     let node = TestNs::new("cnib-node");
     node.ip(&["link", "set", "lo", "up"]);
-    let containers: Vec<TestNs> = ["ref", "exe", "inp"]
+    let containers: Vec<TestNs> = ["ref", "exe", "inp", "flr"]
         .iter()
         .map(|t| TestNs::new(&format!("cnib-{t}")))
         .collect();
@@ -66,10 +71,7 @@ struct Case {
 
 impl Case {
     fn percentile(&self, p: f64) -> u64 {
-        let mut sorted = self.samples.clone();
-        sorted.sort_unstable();
-        let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-        sorted.get(rank).copied().unwrap_or(0)
+        nsplug_tests::percentile(&self.samples, p)
     }
 }
 
@@ -184,6 +186,7 @@ fn inside_node(containers: &[&str]) {
         "nsplug DEL",
         "in-process ADD",
         "in-process DEL",
+        "kernel veth delete",
     ]
     .into_iter()
     .map(|name| Case {
@@ -191,30 +194,47 @@ fn inside_node(containers: &[&str]) {
         samples: Vec::with_capacity(ROUNDS),
     })
     .collect();
-    for _ in 0..ROUNDS {
-        cases[0]
-            .samples
-            .push(exec(&reference_bin, "ADD", containers[0], &reference));
-        cases[2]
-            .samples
-            .push(exec(&nsplug_bin, "ADD", containers[1], &exe));
-        cases[4].samples.push(in_process(&add));
-        cases[1]
-            .samples
-            .push(exec(&reference_bin, "DEL", containers[0], &reference));
-        cases[3]
-            .samples
-            .push(exec(&nsplug_bin, "DEL", containers[1], &exe));
-        cases[5].samples.push(in_process(&del));
+    let floor_ns = nsplug_host::Namespace::open_path(
+        format!("/run/netns/{}", containers[3]),
+        nsplug_host::NsKind::Net,
+    )
+    .expect("the floor's namespace");
+    let executor = shim.runtime().executor();
+    for round in 0..ROUNDS {
+        for turn in 0..3 {
+            let (add_case, program, container, conf) = match (round + turn) % 3 {
+                0 => (0, &reference_bin, containers[0], &reference),
+                1 => (2, &nsplug_bin, containers[1], &exe),
+                _ => {
+                    cases[4].samples.push(in_process(&add));
+                    cases[5].samples.push(in_process(&del));
+                    continue;
+                }
+            };
+            let added = exec(program, "ADD", container, conf);
+            cases[add_case].samples.push(added);
+            let deleted = exec(program, "DEL", container, conf);
+            cases[add_case + 1].samples.push(deleted);
+        }
+        let ns = containers[3];
+        nsplug_tests::run(
+            "ip",
+            &[
+                "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0",
+            ],
+        );
+        let start = Instant::now();
+        nsplug_host::ops::link::del(executor, &floor_ns, "eth0").expect("veth delete");
+        cases[6].samples.push(start.elapsed().as_nanos() as u64);
     }
 
     println!("CNI ADD/DEL, {ROUNDS} rounds alternating (one container, bridge + host-local)");
-    println!("{:<16} {:>12} {:>12}", "case", "p50 µs", "p99 µs");
+    println!("{:<20} {:>12} {:>12}", "case", "p50 µs", "p99 µs");
     let mut json_cases = serde_json::Map::new();
     for c in &cases {
         let (p50, p99) = (c.percentile(0.5), c.percentile(0.99));
         println!(
-            "{:<16} {:>12.1} {:>12.1}",
+            "{:<20} {:>12.1} {:>12.1}",
             c.name,
             p50 as f64 / 1e3,
             p99 as f64 / 1e3
@@ -230,14 +250,17 @@ fn inside_node(containers: &[&str]) {
         "nsplug_del_over_reference": p50(3) / p50(1),
         "in_process_add_over_reference": p50(4) / p50(0),
         "in_process_del_over_reference": p50(5) / p50(1),
+        "kernel_veth_delete_over_reference_del": p50(6) / p50(1),
     });
     println!(
         "ratios (p50): nsplug ADD {:.3}× (target ≤ 0.25), DEL {:.3}× (target ≤ 0.5); \
-         in-process ADD {:.4}×, DEL {:.4}×",
+         in-process ADD {:.4}×, DEL {:.4}×; the kernel's veth delete alone is {:.3}× the \
+         reference DEL",
         p50(2) / p50(0),
         p50(3) / p50(1),
         p50(4) / p50(0),
-        p50(5) / p50(1)
+        p50(5) / p50(1),
+        p50(6) / p50(1)
     );
     println!(
         "{}",

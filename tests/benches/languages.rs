@@ -24,10 +24,7 @@ struct Case {
 
 impl Case {
     fn percentile(&self, p: f64) -> u64 {
-        let mut sorted = self.samples.clone();
-        sorted.sort_unstable();
-        let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-        sorted.get(rank).copied().unwrap_or(0)
+        nsplug_tests::percentile(&self.samples, p)
     }
 }
 

@@ -110,6 +110,19 @@ impl Outcome {
         (!self.ok).then(|| self.json()["code"].as_u64().expect("error JSON has a code"))
     }
 
+    /// Panics unless the command failed with CNI error `code` and its `msg` or `details`
+    /// mention `text`.
+    pub fn expect_error(&self, code: u64, text: &str) {
+        assert_eq!(self.error_code(), Some(code), "{}", self.stdout);
+        let doc = self.json();
+        let said = format!("{} {}", doc["msg"], doc["details"]);
+        assert!(
+            said.contains(text),
+            "error without {text:?}: {}",
+            self.stdout
+        );
+    }
+
     /// Panics unless the command succeeded.
     pub fn expect_ok(self, what: &str) -> Outcome {
         assert!(
@@ -135,6 +148,14 @@ pub struct Env<'a> {
 }
 
 impl<'a> Env<'a> {
+    /// `command` with no container (VERSION, STATUS, GC).
+    pub fn bare(command: &'a str) -> Env<'a> {
+        Env {
+            command,
+            ..Env::default()
+        }
+    }
+
     /// `command` for container `id` in `netns` (a TestNs), interface `ifname`.
     pub fn new(command: &'a str, id: &'a str, netns: &TestNs, ifname: &'a str) -> Env<'a> {
         Env {

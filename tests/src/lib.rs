@@ -15,6 +15,14 @@ use nsplug_host::NsId;
 
 pub mod cni;
 
+/// The `p` quantile (0.0–1.0) of benchmark samples (nearest rank); 0 for no samples.
+pub fn percentile(samples: &[u64], p: f64) -> u64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(rank).copied().unwrap_or(0)
+}
+
 /// Serialises tests that check process-wide state (every thread's namespace, the fd count):
 /// another test's jobs would show up in those checks. Survives a failed test's poisoning.
 pub fn serial() -> MutexGuard<'static, ()> {

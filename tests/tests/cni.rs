@@ -355,58 +355,43 @@ fn bad_input_gets_spec_codes_and_leaves_nothing() {
     let conf = ipv4_conf("1.0.0");
     let add = Env::new("ADD", "c1", &c, "eth0");
 
-    let malformed = node.invoke_raw(&add, b"{\"cniVersion\": ");
-    assert_eq!(malformed.error_code(), Some(6), "{}", malformed.stdout);
+    node.invoke_raw(&add, b"{\"cniVersion\": ")
+        .expect_error(6, "parsing");
 
     let mut no_netns = add.clone();
     no_netns.netns = None;
-    let missing = node.invoke(&no_netns, &conf);
-    assert_eq!(missing.error_code(), Some(4), "{}", missing.stdout);
-    assert!(
-        missing.json()["msg"]
-            .as_str()
-            .unwrap()
-            .contains("CNI_NETNS")
-    );
+    node.invoke(&no_netns, &conf).expect_error(4, "CNI_NETNS");
 
     let mut unknown = conf.clone();
     unknown["cniVersion"] = json!("9.9.9");
-    let version = node.invoke(&add, &unknown);
-    assert_eq!(version.error_code(), Some(1), "{}", version.stdout);
-    assert!(
-        version.json()["details"]
-            .as_str()
-            .unwrap()
-            .contains("9.9.9")
-    );
+    node.invoke(&add, &unknown).expect_error(1, "9.9.9");
 
     let mut nonexistent = add.clone();
     nonexistent.netns = Some("/run/netns/nsplug-no-such-namespace".into());
-    assert_eq!(node.invoke(&nonexistent, &conf).error_code(), Some(4));
+    node.invoke(&nonexistent, &conf)
+        .expect_error(4, "nsplug-no-such-namespace");
 
     let file = node.data_dir.path().join("not-a-namespace");
     std::fs::write(&file, "").unwrap();
     let mut not_ns = add.clone();
     not_ns.netns = Some(file.display().to_string());
-    let refused = node.invoke(&not_ns, &conf);
-    assert_eq!(refused.error_code(), Some(4), "{}", refused.stdout);
+    node.invoke(&not_ns, &conf)
+        .expect_error(4, "not-a-namespace");
 
     let no_command = Env {
         command: "FROB",
         ..add.clone()
     };
-    assert_eq!(node.invoke(&no_command, &conf).error_code(), Some(4));
+    node.invoke(&no_command, &conf).expect_error(4, "FROB");
 
     let mut masq = conf.clone();
     masq["ipMasq"] = json!(true);
-    let unsupported = node.invoke(&add, &masq);
-    assert_eq!(unsupported.error_code(), Some(2), "{}", unsupported.stdout);
-    assert!(
-        unsupported.json()["msg"]
-            .as_str()
-            .unwrap()
-            .contains("ipMasq")
-    );
+    node.invoke(&add, &masq).expect_error(2, "ipMasq");
+
+    let mut no_plugin = conf.clone();
+    no_plugin["nsplug"] = json!({});
+    node.invoke_raw(&add, no_plugin.to_string().as_bytes())
+        .expect_error(7, "nsplug");
 
     assert!(node.links().is_empty(), "nothing created in the node");
     assert!(
@@ -455,13 +440,7 @@ fn add_failing_half_way_rolls_back() {
 fn version_status_and_gc() {
     let node = Node::new(nsplug());
     let mut conf = ipv4_conf("1.1.0");
-    let version = node.invoke(
-        &Env {
-            command: "VERSION",
-            ..Env::default()
-        },
-        &conf,
-    );
+    let version = node.invoke(&Env::bare("VERSION"), &conf);
     assert_eq!(
         version.expect_ok("VERSION").json()["supportedVersions"],
         json!(["0.4.0", "1.0.0", "1.1.0"])
@@ -472,20 +451,11 @@ fn version_status_and_gc() {
         .expect_ok("ADD keep");
     node.invoke(&Env::new("ADD", "stale", &b, "eth0"), &conf)
         .expect_ok("ADD stale");
-    let status = node.invoke(
-        &Env {
-            command: "STATUS",
-            ..Env::default()
-        },
-        &conf,
-    );
+    let status = node.invoke(&Env::bare("STATUS"), &conf);
     assert_eq!(status.expect_ok("STATUS").stdout.trim(), "");
 
     conf["cni.dev/valid-attachments"] = json!([{"containerID": "keep", "ifname": "eth0"}]);
-    let gc = Env {
-        command: "GC",
-        ..Env::default()
-    };
+    let gc = Env::bare("GC");
     node.invoke(&gc, &conf).expect_ok("GC");
     let files = node.ipam_files("parity4");
     assert_eq!(
