@@ -190,7 +190,7 @@ impl ComponentCache {
 }
 
 /// How long ago a file must have last changed for its stat memo to be trusted.
-pub(crate) const RACY: std::time::Duration = std::time::Duration::from_secs(2);
+pub const RACY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How long ago the file last changed (its ctime), if the platform says.
 #[cfg(unix)]
