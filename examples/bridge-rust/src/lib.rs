@@ -272,7 +272,7 @@ fn add(input: &Input) -> Result<Value, Failure> {
         };
         let routes = configure_container(&container, ifname, conf, &allocations)?;
         if conf.is_gateway || conf.is_default_gateway {
-            configure_gateway(&host, &conf.bridge, &allocations)?;
+            configure_gateway(&host, &bridge, &allocations)?;
         }
         let container_link = container
             .link(ifname)
@@ -479,16 +479,13 @@ fn configure_container(
 /// Puts each range's gateway on the bridge and turns forwarding on for its family.
 fn configure_gateway(
     host: &Netns,
-    bridge: &str,
+    bridge_link: &Link,
     allocations: &[Allocation],
 ) -> Result<(), Failure> {
+    let (bridge, index) = (bridge_link.name.as_str(), bridge_link.index);
     let present = host
         .addresses()
         .map_err(at("listing the host's addresses"))?;
-    let index = host
-        .link(bridge)
-        .map_err(at(format!("reading {bridge}")))?
-        .index;
     for a in allocations {
         let gw = Cidr {
             ip: a.gateway,

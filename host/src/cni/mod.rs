@@ -609,17 +609,15 @@ fn check_output(command: Command, output: String) -> Result<String, CniError> {
     }
 }
 
-fn cache_dir(stdin: &[u8]) -> PathBuf {
-    serde_json::from_slice::<Value>(stdin)
-        .ok()
-        .and_then(|v| {
-            v.get("nsplug")?
-                .get("cacheDir")?
-                .as_str()
-                .map(PathBuf::from)
-        })
-        .or_else(|| std::env::var_os("NSPLUG_CACHE_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("/var/cache/nsplug"))
+fn cache_dir(doc: Option<&Value>) -> PathBuf {
+    doc.and_then(|v| {
+        v.get("nsplug")?
+            .get("cacheDir")?
+            .as_str()
+            .map(PathBuf::from)
+    })
+    .or_else(|| std::env::var_os("NSPLUG_CACHE_DIR").map(PathBuf::from))
+    .unwrap_or_else(|| PathBuf::from("/var/cache/nsplug"))
 }
 
 /// The `nsplug` binary as a CNI plugin (`CNI_COMMAND` is set): reads stdin, runs the command,
@@ -627,8 +625,10 @@ fn cache_dir(stdin: &[u8]) -> PathBuf {
 pub fn main() -> ExitCode {
     let mut stdin = Vec::new();
     let read = std::io::stdin().read_to_end(&mut stdin);
-    let version = serde_json::from_slice::<Value>(&stdin)
-        .ok()
+    // Read once for the error JSON's version and the cache directory; the shim validates it.
+    let doc = serde_json::from_slice::<Value>(&stdin).ok();
+    let version = doc
+        .as_ref()
         .and_then(|v| v.get("cniVersion")?.as_str().map(str::to_owned));
     let outcome = read
         .map_err(|e| CniError::new(code::IO, format!("cannot read stdin: {e}")))
@@ -644,7 +644,7 @@ pub fn main() -> ExitCode {
                 .map_err(|e| CniError::new(code::INTERNAL, format!("{e}")))?;
             let runtime = Runtime::builder()
                 .executor(executor)
-                .cache_dir(cache_dir(&stdin))
+                .cache_dir(cache_dir(doc.as_ref()))
                 // One call per process: a pool's reservation would cost more than it saves.
                 .pooling(false)
                 .build()
