@@ -13,6 +13,11 @@
 //!
 //! Guest-side per-op costs come from calls that loop `N` times inside the guest, minus a no-op
 //! call, divided by `N`.
+//!
+//! For a profiler (`perf record`, `valgrind --tool=callgrind`), `NSPLUG_BENCH_PROFILE=CASE`
+//! runs only one case's calls, `NSPLUG_BENCH_PROFILE_CALLS` times (default 2,000), and prints
+//! no table: `noop` (instantiate+call on a worker), `sysctl` or `links` (the guest loops above,
+//! 200 operations a call), `rust-sysctl` or `rust-links` (200 of the same from Rust a call).
 
 mod common;
 
@@ -61,6 +66,53 @@ fn main() {
         plugin.call("links-loop", &format!("{name}|1")).unwrap(),
         "3"
     );
+
+    if let Ok(case) = std::env::var("NSPLUG_BENCH_PROFILE") {
+        let calls: usize = std::env::var("NSPLUG_BENCH_PROFILE_CALLS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(2_000);
+        let start = Instant::now();
+        let guest = match case.as_str() {
+            "noop" => Some(("noop", String::new())),
+            "sysctl" => Some(("sysctl-loop", sysctl_input)),
+            "links" => Some(("links-loop", links_input)),
+            "rust-sysctl" | "rust-links" => None,
+            other => {
+                eprintln!(
+                    "NSPLUG_BENCH_PROFILE: unknown case {other:?} (noop, sysctl, links, rust-sysctl, rust-links)"
+                );
+                std::process::exit(2);
+            }
+        };
+        let (p, exec, ns) = (plugin.clone(), executor.clone(), ns.clone());
+        executor
+            .run_on_worker(Duration::from_secs(600), move || {
+                for _ in 0..calls {
+                    match &guest {
+                        Some((command, input)) => {
+                            black_box(p.call(command, input).expect(command));
+                        }
+                        // The Rust twins of the guest loops: LOOP operations a "call".
+                        None if case == "rust-links" => {
+                            for _ in 0..LOOP {
+                                black_box(link::list(&exec, &ns).expect("links"));
+                            }
+                        }
+                        None => {
+                            for _ in 0..LOOP {
+                                black_box(sysctl::get(&exec, &ns, &key).expect("sysctl"));
+                            }
+                        }
+                    }
+                }
+            })
+            .unwrap()
+            .into_value();
+        eprintln!("{calls} calls in {:?}", start.elapsed());
+        let _ = std::fs::remove_dir_all(&cache);
+        return;
+    }
 
     let mut cases = [
         Case::new("instantiate_call_noop", 5_000, ROUNDS),
