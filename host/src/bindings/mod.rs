@@ -238,44 +238,72 @@ impl StoreState {
         Ok(self.handle(ns)?.ns.clone())
     }
 
-    /// The one path every request of a guest takes: checks all of `ops` against the policy
-    /// before any runs, spends the call's operation budget, runs them in `ns` in one visit and
-    /// maps the first failure to its index and code. The outer error is a trap.
-    fn perform(
+    /// The one admission path every request of a guest takes: checks all of `ops` against the
+    /// policy before any runs and spends the call's operation budget. Gives the namespace to run
+    /// them in, or the index and code of the first refusal. The outer error is a trap.
+    fn admit(
         &mut self,
         ns: &Resource<NetnsHandle>,
-        ops: Vec<Op>,
-    ) -> wasmtime::Result<Result<Vec<Outcome>, (usize, ErrorCode)>> {
+        ops: &[Op],
+    ) -> wasmtime::Result<Result<Namespace, (usize, ErrorCode)>> {
         let handle = self.handle(ns)?;
-        let (target, name) = (handle.ns.clone(), handle.name.clone());
         if ops.len() > MAX_BATCH {
             tracing::warn!(plugin = %self.plugin.name, len = ops.len(), "batch too long");
             return Ok(Err((0, ErrorCode::LimitExceeded)));
         }
         let host = self.plugin.executor.host();
         for (index, op) in ops.iter().enumerate() {
-            if let Err(denial) = self.plugin.grant.check_op(op, &target, host) {
-                self.deny(denial, &name, op.name());
+            if let Err(denial) = self.plugin.grant.check_op(op, &handle.ns, host) {
+                self.deny(denial, &handle.name, op.name());
                 return Ok(Err((index, ErrorCode::DeniedByPolicy)));
             }
         }
+        let target = handle.ns.clone();
         if let Err(HostError::Code(code)) = self.spend(ops.len() as u64) {
             return Ok(Err((0, code)));
         }
-        let result = crate::ops::batch::run(&self.plugin.executor, &target, ops).map_err(|f| {
-            tracing::debug!(plugin = %self.plugin.name, namespace = %name, index = f.index, error = %f.error, "host operation failed");
-            (f.index, f.error.code().into())
-        });
+        Ok(Ok(target))
+    }
+
+    /// Logs a host operation's failure (at debug: the guest gets its code) and maps it.
+    fn failed(&self, ns: &Resource<NetnsHandle>, index: usize, error: &crate::Error) -> ErrorCode {
+        let name = self.handle(ns).map(|h| h.name.as_str()).unwrap_or("?");
+        tracing::debug!(plugin = %self.plugin.name, namespace = %name, index, %error, "host operation failed");
+        error.code().into()
+    }
+
+    /// A batch: [`StoreState::admit`]s all of `ops`, runs them in their namespace in one
+    /// visit and maps the first failure to its index and code. The outer error is a trap.
+    fn perform(
+        &mut self,
+        ns: &Resource<NetnsHandle>,
+        ops: Vec<Op>,
+    ) -> wasmtime::Result<Result<Vec<Outcome>, (usize, ErrorCode)>> {
+        let target = match self.admit(ns, &ops)? {
+            Ok(target) => target,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let result = crate::ops::batch::run(&self.plugin.executor, &target, ops)
+            .map_err(|f| (f.index, self.failed(ns, f.index, &f.error)));
         self.check_thread()?;
         Ok(result)
     }
 
-    /// [`StoreState::perform`] for one operation: its outcome, or its error code.
+    /// One operation, the path of every request that is not a batch: [`StoreState::perform`]
+    /// without the batch's vectors.
     fn perform_one(&mut self, ns: &Resource<NetnsHandle>, op: Op) -> Result<Outcome, HostError> {
-        match self.perform(ns, vec![op]).map_err(HostError::Trap)? {
-            Ok(mut outcomes) => outcomes.pop().ok_or(HostError::Code(ErrorCode::Io)),
-            Err((_, code)) => Err(HostError::Code(code)),
-        }
+        let target = match self
+            .admit(ns, std::slice::from_ref(&op))
+            .map_err(HostError::Trap)?
+        {
+            Ok(target) => target,
+            Err((_, code)) => return Err(HostError::Code(code)),
+        };
+        let result = op
+            .run(&self.plugin.executor, &target)
+            .map_err(|error| HostError::Code(self.failed(ns, 0, &error)));
+        self.check_thread().map_err(HostError::Trap)?;
+        result
     }
 
     /// [`StoreState::perform_one`] for an operation with no value.

@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::executor::Executor;
@@ -31,10 +31,9 @@ impl SysctlKey {
         S: Into<String>,
     {
         let components: Vec<String> = components.into_iter().map(Into::into).collect();
-        let shown = components.join("/");
         let invalid = |reason| {
             Err(Error::InvalidSysctlKey {
-                key: shown.chars().take(128).collect(),
+                key: components.join("/").chars().take(128).collect(),
                 reason,
             })
         };
@@ -86,11 +85,7 @@ impl fmt::Display for SysctlKey {
 /// Reads a sysctl in `ns`: `ip netns exec NS sysctl -n KEY`. Trailing newline removed.
 pub fn get(executor: &Executor, ns: &Namespace, key: &SysctlKey) -> Result<String> {
     let path = key.path();
-    let read = executor.run(ns, move || -> std::io::Result<String> {
-        let mut value = String::new();
-        std::fs::File::open(&path)?.read_to_string(&mut value)?;
-        Ok(value)
-    })?;
+    let read = executor.run(ns, move || read_value(&path))?;
     let mut value = read
         .into_value()
         .map_err(|source| sysctl_error(key, ns, source))?;
@@ -98,6 +93,24 @@ pub fn get(executor: &Executor, ns: &Namespace, key: &SysctlKey) -> Result<Strin
         value.pop();
     }
     Ok(value)
+}
+
+/// Reads a whole sysctl file. Not `read_to_string`: on a `File` that first asks for the size
+/// (`statx`, `lseek`), two system calls that procfs answers with 0.
+fn read_value(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut value = Vec::new();
+    let mut chunk = [0u8; 512];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => value.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    String::from_utf8(value)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()))
 }
 
 /// Writes a sysctl in `ns`: `ip netns exec NS sysctl -w KEY=VALUE`. One `write` at offset 0 of
