@@ -5,8 +5,9 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkHeader,
-    NetlinkMessage, NetlinkPayload,
+    DecodeError, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
+    NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NetlinkBuffer, NetlinkDeserializable,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, Parseable,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 
@@ -121,11 +122,27 @@ impl RouteSocket {
         message: RouteNetlinkMessage,
         reply: Reply,
     ) -> Result<Vec<RouteNetlinkMessage>> {
+        self.request_with(op, message, reply, |header, payload| {
+            RouteNetlinkMessage::deserialize(header, payload).map(Some)
+        })
+    }
+
+    /// [`RouteSocket::request`] with the caller decoding each answer from its header and raw
+    /// payload (straight from the receive buffer; `None` skips it). A dump whose caller needs a
+    /// few attributes of each answer decodes only those, not the whole message.
+    pub(crate) fn request_with<T>(
+        &self,
+        op: &'static str,
+        message: RouteNetlinkMessage,
+        reply: Reply,
+        mut decode: impl FnMut(&NetlinkHeader, &[u8]) -> std::result::Result<Option<T>, DecodeError>,
+    ) -> Result<Vec<T>> {
         let err = |source| Error::Netlink {
             op,
             ns: self.ns.clone(),
             source,
         };
+        let invalid = |e: DecodeError| err(io::Error::new(io::ErrorKind::InvalidData, e));
         let mut state = self.lock();
         state.seq = state.seq.wrapping_add(1);
         let seq = state.seq;
@@ -152,32 +169,38 @@ impl RouteSocket {
             })?;
             let mut offset = 0;
             while offset < len {
-                let msg: NetlinkMessage<RouteNetlinkMessage> =
-                    NetlinkMessage::deserialize(&buf[offset..len])
-                        .map_err(|e| err(io::Error::new(io::ErrorKind::InvalidData, e)))?;
-                let msg_len = msg.header.length as usize;
+                let packet = NetlinkBuffer::new_checked(&buf[offset..len]).map_err(invalid)?;
+                let msg_len = packet.length() as usize;
                 if msg_len == 0 {
                     break;
                 }
                 offset += msg_len;
-                if msg.header.sequence_number != seq {
+                if packet.sequence_number() != seq {
                     continue; // a late answer to an earlier request that timed out
                 }
-                match msg.payload {
-                    NetlinkPayload::InnerMessage(inner) => {
-                        answers.push(inner);
-                        if reply == Reply::One {
-                            return Ok(answers);
-                        }
+                let header = NetlinkHeader::parse(&packet).map_err(invalid)?;
+                if !matches!(
+                    header.message_type,
+                    NLMSG_ERROR | NLMSG_DONE | NLMSG_NOOP | NLMSG_OVERRUN
+                ) {
+                    if let Some(answer) = decode(&header, packet.payload()).map_err(invalid)? {
+                        answers.push(answer);
                     }
+                    if reply == Reply::One {
+                        return Ok(answers);
+                    }
+                    continue;
+                }
+                let control: NetlinkMessage<RouteNetlinkMessage> =
+                    NetlinkMessage::deserialize(packet.into_inner()).map_err(invalid)?;
+                match control.payload {
                     NetlinkPayload::Error(e) if e.code.is_some() => return Err(err(e.to_io())),
                     NetlinkPayload::Error(_) => return Ok(answers), // an acknowledgement
                     NetlinkPayload::Done(done) if done.code < 0 => {
                         return Err(err(io::Error::from_raw_os_error(-done.code)));
                     }
                     NetlinkPayload::Done(_) => return Ok(answers),
-                    NetlinkPayload::Noop | NetlinkPayload::Overrun(_) => {}
-                    _ => {}
+                    _ => {} // no-op, overrun
                 }
             }
         }

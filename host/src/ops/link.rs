@@ -402,12 +402,19 @@ mod imp {
     use std::net::IpAddr;
     use std::os::fd::{AsFd, AsRawFd};
 
+    use netlink_packet_core::{
+        DecodeError, NLA_ALIGNTO, NLA_HEADER_SIZE, NLA_TYPE_MASK, NetlinkHeader, NlaBuffer,
+        ParseableParametrized,
+    };
     use netlink_packet_route::RouteNetlinkMessage;
     use netlink_packet_route::link::{
         InfoBridgePort, InfoData, InfoIpVlan, InfoKind, InfoMacVlan, InfoPortData, InfoPortKind,
         InfoVeth, InfoVlan, InfoVxlan, IpVlanMode, LinkAttribute, LinkExtentMask, LinkFlags,
-        LinkInfo, LinkMessage, MacVlanMode, State,
+        LinkHeader, LinkInfo, LinkMessage, MacVlanMode, State,
     };
+
+    /// Size of `struct ifinfomsg`, which comes before a link message's attributes.
+    const LINK_HEADER_LEN: usize = 16;
 
     use super::{
         IpvlanMode, Link, LinkChanges, LinkDetails, LinkKind, LinkStats, MacvlanMode, MasterChange,
@@ -425,15 +432,12 @@ mod imp {
             msg.attributes
                 .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
         }
-        let answers =
-            socket.request("link show", RouteNetlinkMessage::GetLink(msg), Reply::Dump)?;
-        Ok(answers
-            .into_iter()
-            .filter_map(|msg| match msg {
-                RouteNetlinkMessage::NewLink(link) => Some(from_message(link)),
-                _ => None,
-            })
-            .collect())
+        socket.request_with(
+            "link show",
+            RouteNetlinkMessage::GetLink(msg),
+            Reply::Dump,
+            decode,
+        )
     }
 
     pub(super) fn get(socket: &RouteSocket, name: &str, stats: bool) -> Result<LinkDetails> {
@@ -443,17 +447,14 @@ mod imp {
             msg.attributes
                 .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
         }
-        let answers = socket.request(
-            "link show dev",
-            RouteNetlinkMessage::GetLink(msg),
-            Reply::One,
-        )?;
-        answers
-            .into_iter()
-            .find_map(|msg| match msg {
-                RouteNetlinkMessage::NewLink(link) => Some(from_message(link)),
-                _ => None,
-            })
+        socket
+            .request_with(
+                "link show dev",
+                RouteNetlinkMessage::GetLink(msg),
+                Reply::One,
+                decode,
+            )?
+            .pop()
             .ok_or_else(|| socket.error("link show dev", libc::ENODEV))
     }
 
@@ -655,21 +656,48 @@ mod imp {
         )
     }
 
-    fn from_message(msg: LinkMessage) -> LinkDetails {
+    /// Decodes an `RTM_NEWLINK` answer (anything else is skipped). Only the attributes a
+    /// [`LinkDetails`] holds are parsed, each by netlink-packet-route as before; the rest (the
+    /// per-family configuration above all: most of the message) is stepped over unread. Parsing
+    /// the whole message was four fifths of a link listing's user-space work.
+    fn decode(
+        header: &NetlinkHeader,
+        payload: &[u8],
+    ) -> std::result::Result<Option<LinkDetails>, DecodeError> {
+        if header.message_type != libc::RTM_NEWLINK {
+            return Ok(None);
+        }
+        let head = LinkHeader::parse(payload)?;
         let mut link = Link {
-            index: msg.header.index,
+            index: head.index,
             name: String::new(),
             kind: None,
             mtu: None,
             address: None,
-            up: msg.header.flags.contains(LinkFlags::Up),
+            up: head.flags.contains(LinkFlags::Up),
             oper_state: "UNKNOWN".to_owned(),
             master: None,
             link: None,
         };
         let (mut txqlen, mut hairpin, mut stats) = (None, None, None);
-        for attr in msg.attributes {
-            match attr {
+        for nla in attributes(payload.get(LINK_HEADER_LEN..).unwrap_or_default()) {
+            let (kind, nla) = nla?;
+            if !matches!(
+                kind,
+                libc::IFLA_IFNAME
+                    | libc::IFLA_MTU
+                    | libc::IFLA_ADDRESS
+                    | libc::IFLA_OPERSTATE
+                    | libc::IFLA_MASTER
+                    | libc::IFLA_LINK
+                    | libc::IFLA_TXQLEN
+                    | libc::IFLA_STATS64
+                    | libc::IFLA_LINKINFO
+            ) {
+                continue;
+            }
+            let nla = NlaBuffer::new_checked(nla)?;
+            match LinkAttribute::parse_with_param(&nla, head.interface_family)? {
                 LinkAttribute::IfName(name) => link.name = name,
                 LinkAttribute::Mtu(mtu) => link.mtu = Some(mtu),
                 LinkAttribute::Address(bytes) if !bytes.is_empty() => {
@@ -709,13 +737,36 @@ mod imp {
                 _ => {}
             }
         }
-        LinkDetails {
-            promisc: msg.header.flags.contains(LinkFlags::Promisc),
+        Ok(Some(LinkDetails {
+            promisc: head.flags.contains(LinkFlags::Promisc),
             link,
             txqlen,
             hairpin,
             stats,
-        }
+        }))
+    }
+
+    /// The attributes in `bytes`, each as its type (flag bits cleared) and its bytes, header
+    /// included. Like netlink-packet-core's `NlasIterator` without building a checked buffer
+    /// for the many attributes that are stepped over.
+    fn attributes(
+        mut bytes: &[u8],
+    ) -> impl Iterator<Item = std::result::Result<(u16, &[u8]), DecodeError>> {
+        std::iter::from_fn(move || {
+            let header = bytes.get(..NLA_HEADER_SIZE)?;
+            let len = usize::from(u16::from_ne_bytes([header[0], header[1]]));
+            let kind = u16::from_ne_bytes([header[2], header[3]]) & NLA_TYPE_MASK;
+            if len < NLA_HEADER_SIZE || len > bytes.len() {
+                let left = std::mem::take(&mut bytes).len();
+                return Some(Err(DecodeError::from(format!(
+                    "attribute of type {kind} has a length of {len} bytes, outside 4..={left}"
+                ))));
+            }
+            let (nla, rest) = bytes.split_at(len);
+            let padding = len.next_multiple_of(NLA_ALIGNTO) - len;
+            bytes = rest.get(padding..).unwrap_or_default();
+            Some(Ok((kind, nla)))
+        })
     }
 
     fn oper_state(state: State) -> String {
@@ -729,6 +780,106 @@ mod imp {
             _ => "UNKNOWN",
         }
         .to_owned()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use netlink_packet_core::{Emitable, NetlinkHeader};
+        use netlink_packet_route::link::{
+            InfoBridgePort, InfoKind, InfoPortData, InfoPortKind, LinkAttribute, LinkFlags,
+            LinkInfo, LinkMessage, State,
+        };
+
+        use super::{attributes, decode};
+
+        fn emitted(msg: &LinkMessage) -> Vec<u8> {
+            let mut bytes = vec![0; msg.buffer_len()];
+            msg.emit(&mut bytes);
+            bytes
+        }
+
+        fn answer() -> NetlinkHeader {
+            let mut header = NetlinkHeader::default();
+            header.message_type = libc::RTM_NEWLINK;
+            header
+        }
+
+        #[test]
+        fn a_link_message_decodes_to_the_attributes_it_carries() {
+            let mut msg = LinkMessage::default();
+            msg.header.index = 7;
+            msg.header.flags = LinkFlags::Up | LinkFlags::Promisc;
+            msg.attributes = vec![
+                LinkAttribute::IfName("veth0".into()),
+                LinkAttribute::Promiscuity(1), // stepped over
+                LinkAttribute::TxQueueLen(1000),
+                LinkAttribute::OperState(State::LowerLayerDown),
+                LinkAttribute::Mtu(1400),
+                LinkAttribute::Group(0), // stepped over
+                LinkAttribute::Controller(3),
+                LinkAttribute::Link(8),
+                LinkAttribute::Address(vec![0x02, 0xab, 0, 0x10, 0xff, 0x9e]),
+                LinkAttribute::LinkInfo(vec![
+                    LinkInfo::Kind(InfoKind::Veth),
+                    LinkInfo::PortKind(InfoPortKind::Bridge),
+                    LinkInfo::PortData(InfoPortData::BridgePort(vec![
+                        InfoBridgePort::HairpinMode(true),
+                    ])),
+                ]),
+            ];
+            let d = decode(&answer(), &emitted(&msg)).unwrap().unwrap();
+            assert_eq!(
+                (d.link.index, d.link.name.as_str(), d.link.kind.as_deref()),
+                (7, "veth0", Some("veth"))
+            );
+            assert_eq!(
+                (d.link.mtu, d.link.address.as_deref()),
+                (Some(1400), Some("02:ab:00:10:ff:9e"))
+            );
+            assert_eq!(
+                (
+                    d.link.up,
+                    d.link.oper_state.as_str(),
+                    d.link.master,
+                    d.link.link
+                ),
+                (true, "LOWERLAYERDOWN", Some(3), Some(8))
+            );
+            assert_eq!(
+                (d.promisc, d.txqlen, d.hairpin, d.stats),
+                (true, Some(1000), Some(true), None)
+            );
+
+            let mut other = answer();
+            other.message_type = libc::RTM_NEWADDR;
+            assert!(decode(&other, &emitted(&msg)).unwrap().is_none());
+        }
+
+        #[test]
+        fn malformed_attributes_are_errors_not_panics() {
+            let mut msg = LinkMessage::default();
+            msg.attributes = vec![
+                LinkAttribute::IfName("lo".into()),
+                LinkAttribute::Mtu(65536),
+            ];
+            let good = emitted(&msg);
+            let attrs = &good[16..];
+            // Every attribute, padding skipped: "lo\0" is padded to 4 bytes.
+            let kinds: Vec<u16> = attributes(attrs).map(|a| a.unwrap().0).collect();
+            assert_eq!(kinds, [libc::IFLA_IFNAME, libc::IFLA_MTU]);
+            // A final attribute without its padding is still whole.
+            assert_eq!(attributes(&attrs[..7]).count(), 1);
+
+            for (at, len) in [(0, 2u16), (0, 200), (8, 3), (8, 9)] {
+                let mut bad = good.clone();
+                bad[16 + at..16 + at + 2].copy_from_slice(&len.to_ne_bytes());
+                assert!(
+                    decode(&answer(), &bad).is_err(),
+                    "length {len} at {at} should be refused"
+                );
+            }
+            assert!(decode(&answer(), &good[..10]).is_err(), "a short header");
+        }
     }
 }
 

@@ -128,12 +128,14 @@ impl fmt::Display for MacAddr {
 
 /// `aa:bb:cc:…` for any number of bytes, as `ip` prints link-layer addresses.
 pub(crate) fn format_mac(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 3);
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 {
             out.push(':');
         }
-        out.push_str(&format!("{b:02x}"));
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     out
 }
