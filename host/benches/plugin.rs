@@ -18,6 +18,8 @@
 //! runs only one case's calls, `NSPLUG_BENCH_PROFILE_CALLS` times (default 2,000), and prints
 //! no table: `noop` (instantiate+call on a worker), `sysctl` or `links` (the guest loops above,
 //! 200 operations a call), `rust-sysctl` or `rust-links` (200 of the same from Rust a call).
+//! `host/benches/instructions.sh CASE…` turns two such runs under callgrind into user-space
+//! instructions per operation, a count that repeats (within 1 %) where timings wander.
 
 mod common;
 
