@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use common::{BenchNs, Case, p50, report};
 use nsplug_host::ops::{link, sysctl};
-use nsplug_host::{Executor, OpClass, Policy, Runtime};
+use nsplug_host::{Executor, Namespace, OpClass, Policy, Runtime};
 
 const ROUNDS: usize = 10;
 const LOOP: u32 = 200;
@@ -70,11 +70,6 @@ fn main() {
     );
 
     if let Ok(case) = std::env::var("NSPLUG_BENCH_PROFILE") {
-        let calls: usize = std::env::var("NSPLUG_BENCH_PROFILE_CALLS")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(2_000);
-        let start = Instant::now();
         let guest = match case.as_str() {
             "noop" => Some(("noop", String::new())),
             "sysctl" => Some(("sysctl-loop", sysctl_input)),
@@ -87,7 +82,13 @@ fn main() {
                 std::process::exit(2);
             }
         };
+        let calls: usize = std::env::var("NSPLUG_BENCH_PROFILE_CALLS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(2_000);
+        let list = case == "rust-links";
         let (p, exec, ns) = (plugin.clone(), executor.clone(), ns.clone());
+        let start = Instant::now();
         executor
             .run_on_worker(Duration::from_secs(600), move || {
                 for _ in 0..calls {
@@ -96,16 +97,7 @@ fn main() {
                             black_box(p.call(command, input).expect(command));
                         }
                         // The Rust twins of the guest loops: LOOP operations a "call".
-                        None if case == "rust-links" => {
-                            for _ in 0..LOOP {
-                                black_box(link::list(&exec, &ns).expect("links"));
-                            }
-                        }
-                        None => {
-                            for _ in 0..LOOP {
-                                black_box(sysctl::get(&exec, &ns, &key).expect("sysctl"));
-                            }
-                        }
+                        None => (0..LOOP).for_each(|_| rust_op(&exec, &ns, &key, list)),
                     }
                 }
             })
@@ -164,11 +156,7 @@ fn main() {
                     (0..n)
                         .map(|_| {
                             let start = Instant::now();
-                            if list {
-                                black_box(link::list(&exec, &ns).expect("links"));
-                            } else {
-                                black_box(sysctl::get(&exec, &ns, &key).expect("sysctl"));
-                            }
+                            rust_op(&exec, &ns, &key, list);
                             start.elapsed().as_nanos() as u64
                         })
                         .collect::<Vec<_>>()
@@ -225,4 +213,14 @@ fn main() {
             ("guest_link_list_3_links_p50_le_8us", guest_links <= 8_000.0),
         ],
     );
+}
+
+/// The Rust twin of a guest loop's operation, on the calling executor thread: listing the
+/// links of `ns`, or reading `key` there.
+fn rust_op(executor: &Executor, ns: &Namespace, key: &sysctl::SysctlKey, list: bool) {
+    if list {
+        black_box(link::list(executor, ns).expect("links"));
+    } else {
+        black_box(sysctl::get(executor, ns, key).expect("sysctl"));
+    }
 }
