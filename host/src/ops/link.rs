@@ -804,8 +804,8 @@ mod imp {
             header
         }
 
-        #[test]
-        fn a_link_message_decodes_to_the_attributes_it_carries() {
+        /// A veth enslaved to a bridge, with two attributes the decoder steps over.
+        fn sample() -> LinkMessage {
             let mut msg = LinkMessage::default();
             msg.header.index = 7;
             msg.header.flags = LinkFlags::Up | LinkFlags::Promisc;
@@ -827,6 +827,12 @@ mod imp {
                     ])),
                 ]),
             ];
+            msg
+        }
+
+        #[test]
+        fn a_link_message_decodes_to_the_attributes_it_carries() {
+            let msg = sample();
             let d = decode(&answer(), &emitted(&msg)).unwrap().unwrap();
             assert_eq!(
                 (d.link.index, d.link.name.as_str(), d.link.kind.as_deref()),
@@ -879,6 +885,30 @@ mod imp {
                 );
             }
             assert!(decode(&answer(), &good[..10]).is_err(), "a short header");
+        }
+
+        #[test]
+        fn truncated_or_corrupted_messages_never_panic() {
+            let good = emitted(&sample());
+            // Cut anywhere: an error inside the header or an attribute, a shorter link at an
+            // attribute boundary; never a panic.
+            let whole: Vec<usize> = (0..good.len())
+                .filter(|&len| decode(&answer(), &good[..len]).is_ok())
+                .collect();
+            assert_eq!(whole[0], 16, "no link without its header");
+            assert!(
+                whole.len() >= 10,
+                "one cut per attribute boundary: {whole:?}"
+            );
+            let mut refused = 0;
+            for at in 0..good.len() {
+                for value in [0x00, 0x01, 0x04, 0x7f, 0x80, 0xff] {
+                    let mut bad = good.clone();
+                    bad[at] = value;
+                    refused += usize::from(decode(&answer(), &bad).is_err());
+                }
+            }
+            assert!(refused > 0, "some corruptions must be refused");
         }
     }
 }
