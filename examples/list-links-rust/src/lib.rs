@@ -4,10 +4,10 @@
 //! every namespace the host grants it. Output (JSON):
 //!
 //! ```json
-//! {"namespaces":[{"name":"blue","links":[{"index":1,"name":"lo","kind":null,"mtu":65536,
-//!   "address":"00:00:00:00:00:00","up":false,"oper_state":"DOWN"}],
-//!   "addresses":[{"index":1,"address":"127.0.0.1","prefix_len":8,"scope":"host"}]},
-//!   {"name":"red","error":"denied-by-policy"}]}
+//! {"namespaces":[{"addresses":[{"address":"127.0.0.1","index":1,"prefix_len":8,"scope":"host"}],
+//!   "links":[{"address":"00:00:00:00:00:00","index":1,"kind":null,"mtu":65536,"name":"lo",
+//!   "oper_state":"UNKNOWN","up":true}],"name":"blue"},
+//!   {"error":"denied-by-policy","name":"red"}]}
 //! ```
 //!
 //! A namespace the host refuses or cannot read is reported with its error code; the others are
@@ -16,7 +16,8 @@
 use nsplug_guest::{
     Address, Level, Link, Netns, NetnsExt, OpClass, Plugin, PluginError, Requirements, log,
 };
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 struct ListLinks;
 
@@ -37,8 +38,9 @@ impl Plugin for ListLinks {
         }
         let names = requested_namespaces(&input)?;
         log(Level::Info, &format!("listing {} namespaces", names.len()));
-        let namespaces: Vec<Value> = names.iter().map(|name| describe(name)).collect();
-        Ok(json!({ "namespaces": namespaces }).to_string())
+        let namespaces = names.iter().map(|name| describe(name)).collect();
+        serde_json::to_string(&Output { namespaces })
+            .map_err(|e| PluginError::new("internal", format!("cannot write the output: {e}")))
     }
 }
 
@@ -65,7 +67,47 @@ fn requested_namespaces(input: &str) -> Result<Vec<String>, PluginError> {
     }
 }
 
-fn describe(name: &str) -> Value {
+/// The output document. Fields are in alphabetical order, as every example language writes
+/// them (`sort_keys`), so that all four answer byte for byte alike.
+#[derive(Serialize)]
+struct Output {
+    namespaces: Vec<Namespace>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Namespace {
+    Listed {
+        addresses: Vec<AddressOut>,
+        links: Vec<LinkOut>,
+        name: String,
+    },
+    Failed {
+        error: &'static str,
+        name: String,
+    },
+}
+
+#[derive(Serialize)]
+struct LinkOut {
+    address: Option<String>,
+    index: u32,
+    kind: Option<String>,
+    mtu: Option<u32>,
+    name: String,
+    oper_state: String,
+    up: bool,
+}
+
+#[derive(Serialize)]
+struct AddressOut {
+    address: String,
+    index: u32,
+    prefix_len: u8,
+    scope: String,
+}
+
+fn describe(name: &str) -> Namespace {
     let listed = Netns::open(name).and_then(|ns| {
         let batch = ns.ops().link_list().address_list().run();
         match batch {
@@ -73,44 +115,58 @@ fn describe(name: &str) -> Value {
             Err(e) => Err(e.code),
         }
     });
+    let name = name.to_owned();
     match listed {
         Ok(results) => {
             let mut links = Vec::new();
             let mut addresses = Vec::new();
             for result in results {
                 match result {
-                    nsplug_guest::Response::Links(l) => links = l.iter().map(link_json).collect(),
+                    nsplug_guest::Response::Links(l) => {
+                        links = l.into_iter().map(LinkOut::from).collect()
+                    }
                     nsplug_guest::Response::Addresses(a) => {
-                        addresses = a.iter().map(address_json).collect()
+                        addresses = a.into_iter().map(AddressOut::from).collect()
                     }
                     _ => {}
                 }
             }
-            json!({ "name": name, "links": links, "addresses": addresses })
+            Namespace::Listed {
+                addresses,
+                links,
+                name,
+            }
         }
-        Err(code) => json!({ "name": name, "error": code.name() }),
+        Err(code) => Namespace::Failed {
+            error: code.name(),
+            name,
+        },
     }
 }
 
-fn link_json(l: &Link) -> Value {
-    json!({
-        "index": l.index,
-        "name": l.name,
-        "kind": l.kind,
-        "mtu": l.mtu,
-        "address": l.address,
-        "up": l.up,
-        "oper_state": l.oper_state,
-    })
+impl From<Link> for LinkOut {
+    fn from(l: Link) -> LinkOut {
+        LinkOut {
+            address: l.address,
+            index: l.index,
+            kind: l.kind,
+            mtu: l.mtu,
+            name: l.name,
+            oper_state: l.oper_state,
+            up: l.up,
+        }
+    }
 }
 
-fn address_json(a: &Address) -> Value {
-    json!({
-        "index": a.index,
-        "address": a.address,
-        "prefix_len": a.prefix_len,
-        "scope": a.scope,
-    })
+impl From<Address> for AddressOut {
+    fn from(a: Address) -> AddressOut {
+        AddressOut {
+            address: a.address,
+            index: a.index,
+            prefix_len: a.prefix_len,
+            scope: a.scope,
+        }
+    }
 }
 
 nsplug_guest::export_plugin!(ListLinks);
