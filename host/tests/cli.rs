@@ -167,34 +167,74 @@ fn inspect_names_the_version() {
     assert!(text(&out.stderr).contains("not a valid WebAssembly component"));
 }
 
+/// The demo tests check `ip netns list` for demo namespaces: one at a time.
+#[cfg(nsplug_demo_plugin)]
+static DEMO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[cfg(nsplug_demo_plugin)]
+fn demo_namespaces() -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    text(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("nsplug-demo-"))
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(nsplug_demo_plugin)]
 #[test]
 fn demo_runs_and_cleans_up() {
-    let before = Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .unwrap()
-        .stdout;
+    let _one = DEMO.lock().unwrap_or_else(|e| e.into_inner());
     let out = nsplug(&["demo"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("\"denied-by-policy\""), "{stdout}");
     assert!(stdout.contains("\"lo\""), "{stdout}");
-    let after = Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .unwrap()
-        .stdout;
-    let leftover: Vec<String> = text(&after)
-        .lines()
-        .filter(|l| l.contains("nsplug-demo-"))
-        .map(str::to_owned)
-        .collect();
-    assert!(
-        leftover.is_empty(),
-        "demo left {leftover:?}; before: {}",
-        text(&before)
+    assert_eq!(
+        demo_namespaces(),
+        Vec::<String>::new(),
+        "the demo left these"
     );
+}
+
+/// Output that cannot be written stops the demo, never panics it, and it still removes its
+/// namespaces: a reader that leaves (`nsplug demo | head -1`) ends it quietly with status 141,
+/// as SIGPIPE would; a full disk is an error on stderr with status 1.
+#[cfg(nsplug_demo_plugin)]
+#[test]
+fn demo_cleans_up_when_its_output_fails() {
+    let _one = DEMO.lock().unwrap_or_else(|e| e.into_inner());
+    // A pipe whose reader is gone before the demo starts: its first line (after it created
+    // its first namespace) fails.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let child = Command::new(NSPLUG)
+        .arg("demo")
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running nsplug demo");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(141), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "", "a reader leaving is not an error");
+    assert_eq!(demo_namespaces(), Vec::<String>::new());
+
+    let full = std::fs::File::options()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(NSPLUG)
+        .arg("demo")
+        .stdout(full)
+        .output()
+        .expect("running nsplug demo");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("nsplug: error: writing to standard output"),
+        "{stderr}"
+    );
+    assert_eq!(demo_namespaces(), Vec::<String>::new());
 }
 
 /// With `CNI_COMMAND` set, the binary is a CNI plugin: VERSION answers without a plugin, and

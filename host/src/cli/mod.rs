@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -22,7 +22,7 @@ use crate::{Executor, Namespace};
 /// verified, or die. Commands that touch namespaces need root.
 ///
 /// Exit status: 0 success; 1 usage, load or host error; 2 the plugin returned an error;
-/// 3 the plugin trapped or ran out of time.
+/// 3 the plugin trapped or ran out of time; 141 the reader of stdout went away (as SIGPIPE).
 ///
 /// With CNI_COMMAND set in the environment, nsplug is a CNI plugin instead: it reads the
 /// network configuration on stdin and runs the Wasm plugin it names (see the README's CNI
@@ -91,6 +91,16 @@ enum Failure {
     Host(anyhow::Error),
     PluginError(anyhow::Error),
     PluginCrashed(anyhow::Error),
+    /// Standard output could not be written (a closed pipe: `nsplug demo | head -1`).
+    Output(std::io::Error),
+}
+
+/// `println!` that fails the command instead of panicking when standard output is gone, so
+/// the command's guards still clean up (the demo removes its namespaces).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout(), $($arg)*).map_err(Failure::Output)?
+    };
 }
 
 impl From<anyhow::Error> for Failure {
@@ -154,6 +164,14 @@ pub fn main(cli: Cli) -> ExitCode {
         Err(Failure::Host(e)) => (1, e),
         Err(Failure::PluginError(e)) => (2, e),
         Err(Failure::PluginCrashed(e)) => (3, e),
+        // As a program killed by SIGPIPE ends, without a word: the reader left.
+        Err(Failure::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            return ExitCode::from(141);
+        }
+        Err(Failure::Output(e)) => (
+            1,
+            anyhow::Error::new(e).context("writing to standard output"),
+        ),
     };
     eprintln!("nsplug: error: {e:#}");
     let denied = e
@@ -214,32 +232,32 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             let runtime = runtime(cli.cache_dir)?;
             let plugin = runtime.load(&plugin, policy)?;
-            println!("{}", plugin.call(&command, &input)?);
+            say!("{}", plugin.call(&command, &input)?);
             Ok(())
         }
         Command::Inspect { plugin } => {
             let i = runtime(cli.cache_dir)?.inspect(&plugin)?;
-            println!(
+            say!(
                 "nsplug:netns version: {}",
                 i.netns_version
                     .as_deref()
                     .unwrap_or("none (does not use nsplug:netns)")
             );
-            println!(
+            say!(
                 "supported by this host (nsplug:netns@{}): {}",
                 crate::runtime::NETNS_VERSION,
                 if i.supported { "yes" } else { "no" }
             );
             if let Some(problem) = &i.problem {
-                println!("problem: {problem}");
+                say!("problem: {problem}");
             }
-            println!("imports:");
+            say!("imports:");
             for name in &i.imports {
-                println!("  {name}");
+                say!("  {name}");
             }
-            println!("exports:");
+            say!("exports:");
             for name in &i.exports {
-                println!("  {name}");
+                say!("  {name}");
             }
             if !i.supported {
                 return Err(Failure::Host(anyhow::anyhow!(
@@ -253,7 +271,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let runtime = runtime(cli.cache_dir)?;
             for plugin in plugins {
                 let cached = runtime.precompile(&plugin)?;
-                println!(
+                say!(
                     "{}: {}",
                     plugin.display(),
                     if cached { "already cached" } else { "compiled" }
@@ -264,7 +282,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Links { namespace } => {
             let executor = Executor::new().context("starting the namespace executor")?;
             let ns = open(&executor, &namespace)?;
-            print_links(&link::list(&executor, &ns)?);
+            print_links(&link::list(&executor, &ns)?)?;
             Ok(())
         }
         Command::Sysctl {
@@ -278,7 +296,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if let Some(value) = value {
                 sysctl::set(&executor, &ns, &key, &value)?;
             }
-            println!("{key} = {}", sysctl::get(&executor, &ns, &key)?);
+            say!("{key} = {}", sysctl::get(&executor, &ns, &key)?);
             Ok(())
         }
     }
@@ -291,9 +309,9 @@ fn open(executor: &Executor, name: &str) -> Result<Namespace> {
     Ok(executor.open(name)?)
 }
 
-fn print_links(links: &[Link]) {
+fn print_links(links: &[Link]) -> Result<(), Failure> {
     for l in links {
-        println!(
+        say!(
             "  {:>3}: {:<15} {:<8} mtu {:<5} {:<8} {}",
             l.index,
             l.name,
@@ -303,6 +321,7 @@ fn print_links(links: &[Link]) {
             l.address.as_deref().unwrap_or("")
         );
     }
+    Ok(())
 }
 
 /// Namespaces the demo created; removed when dropped, whatever happened in between.
@@ -315,8 +334,16 @@ impl Drop for DemoNamespaces<'_> {
     fn drop(&mut self) {
         for name in &self.names {
             match self.executor.delete_namespace(name) {
-                Ok(()) => println!("removed namespace {name}"),
-                Err(e) => eprintln!("nsplug: warning: could not remove namespace {name}: {e}"),
+                // Never a panic here: this runs while a failed write unwinds the demo.
+                Ok(()) => {
+                    let _ = writeln!(std::io::stdout(), "removed namespace {name}");
+                }
+                Err(e) => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "nsplug: warning: could not remove namespace {name}: {e}"
+                    );
+                }
             }
         }
     }
@@ -347,25 +374,25 @@ fn demo(runtime: &Runtime) -> Result<(), Failure> {
             .create_namespace(&name)
             .with_context(|| format!("creating namespace {name}"))?;
         created.names.push(name.clone());
-        println!("created namespace {name} (identity {})", ns.id());
+        say!("created namespace {name} (identity {})", ns.id());
         names.push(name);
     }
 
     // The operator grants the plugin `blue` only, for reading.
     let policy = Policy::granting([names[0].clone()], [OpClass::Read]);
-    println!("\npolicy: grant {} for `read`; nothing else", names[0]);
+    say!("\npolicy: grant {} for `read`; nothing else", names[0]);
     let plugin = runtime.load_bytes("list-links", wasm, policy)?;
     let input = format!(r#"{{"namespaces": ["{}", "{}"]}}"#, names[0], names[1]);
-    println!("calling list-links with {input}\n");
+    say!("calling list-links with {input}\n");
     let output = plugin.call("list", &input)?;
     match serde_json::from_str::<serde_json::Value>(&output) {
-        Ok(doc) => println!("{}", serde_json::to_string_pretty(&doc).unwrap_or(output)),
-        Err(_) => println!("{output}"),
+        Ok(doc) => say!("{}", serde_json::to_string_pretty(&doc).unwrap_or(output)),
+        Err(_) => say!("{output}"),
     }
 
     let stats = runtime.stats();
     let c = stats.executor;
-    println!(
+    say!(
         "\nruntime: calls {} traps {} denials {} | executor: jobs {} entries {} restores {} \
          kills {} live workers {}\n",
         stats.calls,

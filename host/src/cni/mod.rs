@@ -54,7 +54,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -651,16 +651,21 @@ pub fn main() -> ExitCode {
                 .map_err(|e| CniError::new(code::INTERNAL, format!("{e}")))?;
             Shim::new(runtime).invoke(&request, &stdin)
         });
-    match outcome {
-        Ok(out) => {
-            if !out.is_empty() {
-                println!("{out}");
-            }
-            ExitCode::SUCCESS
-        }
+    let (answer, status) = match outcome {
+        Ok(out) => (out, ExitCode::SUCCESS),
         Err(e) => {
             tracing::error!(code = e.code, msg = %e.msg, details = %e.details, "CNI command failed");
-            println!("{}", e.to_json(version.as_deref()));
+            (e.to_json(version.as_deref()), ExitCode::from(1))
+        }
+    };
+    if answer.is_empty() {
+        return status;
+    }
+    // A runtime that closed our stdout gets no answer, and no panic either: a failure status.
+    match writeln!(std::io::stdout(), "{answer}") {
+        Ok(()) => status,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot write the CNI answer to stdout");
             ExitCode::from(1)
         }
     }
