@@ -334,7 +334,7 @@ impl Drop for DemoNamespaces<'_> {
     fn drop(&mut self) {
         for name in &self.names {
             match self.executor.delete_namespace(name) {
-                // Never a panic here: this runs while a failed write unwinds the demo.
+                // Never a panic here: this also runs when the demo stops on a failed write.
                 Ok(()) => {
                     let _ = writeln!(std::io::stdout(), "removed namespace {name}");
                 }
